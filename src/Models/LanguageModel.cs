@@ -1,0 +1,187 @@
+using NnSight.Models.Configuration;
+using NnSight.Models.Generation;
+using NnSight.Models.Loading;
+using NnSight.Models.Modules;
+using NnSight.Models.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NnSight.Models;
+
+/// <summary>
+/// A causal language model loaded from a HuggingFace folder: its TorchSharp module tree, tokenizer and generation
+/// defaults. Prompts are batched with left padding, and position ids follow the attention mask in every forward, so a
+/// padded prompt gives the same hidden states at its real positions as the prompt alone.
+/// </summary>
+public class LanguageModel : IDisposable
+{
+    /// <summary>Wraps an already built root module (for example a randomly initialised one).</summary>
+    /// <param name="module">The root module; the language model takes ownership of it.</param>
+    /// <param name="tokenizer">The tokenizer, or null for a model that takes token ids only.</param>
+    /// <param name="generation">The eos and padding ids; null reads them from the module's config.</param>
+    public LanguageModel(CausalLanguageModel module, ModelTokenizer? tokenizer = null, GenerationConfig? generation = null)
+    {
+        Module = module;
+        Tokenizer = tokenizer;
+        Generation = generation ?? new GenerationConfig(module.Config.EosTokenId ?? [],
+            module.Config.PadTokenId ?? module.Config.EosTokenId?.FirstOrDefault());
+        var firstParameter = module.parameters().First();
+        Device = firstParameter.device;
+        Dtype = firstParameter.dtype;
+    }
+
+    /// <summary>Copies the parts of <paramref name="other"/>, for classes that derive from a loaded model.</summary>
+    protected LanguageModel(LanguageModel other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        Module = other.Module;
+        Tokenizer = other.Tokenizer;
+        Generation = other.Generation;
+        Device = other.Device;
+        Dtype = other.Dtype;
+    }
+
+    /// <summary>The root TorchSharp module, with HuggingFace's module names (<c>transformer.h.0.attn</c>, ...).</summary>
+    public CausalLanguageModel Module { get; }
+
+    /// <summary>The configuration read from config.json.</summary>
+    public PretrainedConfig Config => Module.Config;
+
+    /// <summary>The tokenizer, or null when the folder has none (the model then takes token ids only).</summary>
+    public ModelTokenizer? Tokenizer { get; }
+
+    /// <summary>The eos and padding ids generation uses.</summary>
+    public GenerationConfig Generation { get; }
+
+    /// <summary>The device the parameters live on.</summary>
+    public Device Device { get; }
+
+    /// <summary>The parameters' element type.</summary>
+    public ScalarType Dtype { get; }
+
+    /// <summary>Loads the model in <paramref name="folder"/> (config.json, generation_config.json, safetensors weights).</summary>
+    /// <param name="folder">A HuggingFace model folder.</param>
+    /// <param name="device">Where the parameters go: <c>"cpu"</c>, <c>"cuda"</c>, <c>"cuda:1"</c>.</param>
+    /// <param name="dtype">The parameters' element type; null keeps the checkpoint's.</param>
+    /// <exception cref="ConfigException">config.json is missing, malformed or unsupported.</exception>
+    /// <exception cref="CheckpointException">The weights do not fit the architecture.</exception>
+    /// <exception cref="SafetensorsFormatException">A weights file is malformed.</exception>
+    public static LanguageModel FromPretrained(string folder, string device = "cpu", ScalarType? dtype = null) =>
+        FromPretrained(folder, ParseDevice(device), dtype);
+
+    /// <summary>Loads the model in <paramref name="folder"/> onto <paramref name="device"/>.</summary>
+    /// <inheritdoc cref="FromPretrained(string, string, ScalarType?)"/>
+    public static LanguageModel FromPretrained(string folder, Device device, ScalarType? dtype = null)
+    {
+        if (!Directory.Exists(folder))
+        {
+            throw new DirectoryNotFoundException($"Model folder {folder} does not exist.");
+        }
+        var config = ConfigReader.Read(Path.Combine(folder, "config.json"));
+        var generation = GenerationConfig.Read(folder, config);
+        using var checkpoint = SafetensorsCheckpoint.Open(folder);
+        var architecture = ModelArchitectures.Find(config.ModelType)!;
+        var module = architecture.Create(config, device, dtype ?? StoredDtype(checkpoint));
+        try
+        {
+            CheckpointLoader.Load(module, checkpoint);
+        }
+        catch
+        {
+            module.Dispose();
+            throw;
+        }
+        var tokenizer = ModelTokenizer.FromPretrained(folder, config, generation.EosTokenIds.FirstOrDefault(), generation.PadTokenId);
+        return new LanguageModel(module, tokenizer, generation);
+    }
+
+    /// <summary>The tokenizer, or an exception explaining that this model takes token ids only.</summary>
+    public ModelTokenizer RequireTokenizer() =>
+        Tokenizer ?? throw new InvalidOperationException(
+            $"This {Config.ModelType} model has no tokenizer (no tokenizer files in its folder): pass token ids instead of text.");
+
+    /// <summary>Tokenizes <paramref name="prompts"/> into one left-padded batch on the model's device.</summary>
+    public TokenBatch Tokenize(IReadOnlyList<string> prompts)
+    {
+        var tokenizer = RequireTokenizer();
+        return Batch([.. prompts.Select(prompt => (IReadOnlyList<long>)[.. tokenizer.Encode(prompt).Select(id => (long)id)])]);
+    }
+
+    /// <summary>Left-pads rows of token ids into one batch on the model's device.</summary>
+    public TokenBatch Batch(IReadOnlyList<IReadOnlyList<long>> rows) =>
+        TokenBatch.LeftPadded(rows, Generation.PadTokenId ?? 0, Device);
+
+    /// <summary>Runs one forward pass over <paramref name="batch"/>, logits for every position.</summary>
+    /// <returns>The logits <c>[rows, positions, vocab]</c> and the key/value cache, owned by the caller.</returns>
+    public CausalLMOutput Forward(TokenBatch batch)
+    {
+        using var noGrad = no_grad();
+        using var positions = TokenBatch.PositionIds(batch.AttentionMask);
+        return Module.call(batch.InputIds, null, batch.AttentionMask, positions, 0);
+    }
+
+    /// <summary>Generates a continuation of each prompt (see <see cref="GenerateIds(TokenBatch, GenerationOptions?)"/>).</summary>
+    public GenerationResult GenerateIds(IReadOnlyList<string> prompts, GenerationOptions? options = null)
+    {
+        using var batch = Tokenize(prompts);
+        return GenerateIds(batch, options);
+    }
+
+    /// <summary>
+    /// Generates up to <see cref="GenerationOptions.MaxNewTokens"/> tokens per row with the key/value cache: greedy
+    /// unless sampling is asked for; a row that produces the eos token is finished and filled with the pad token; the
+    /// loop ends when every row is finished.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The prompt and new tokens need more positions than the model has.</exception>
+    public GenerationResult GenerateIds(TokenBatch batch, GenerationOptions? options = null)
+    {
+        options ??= new GenerationOptions();
+        options.Validate();
+        CheckPositions(batch, options.MaxNewTokens);
+        using var noGrad = no_grad();
+        return new GenerationLoop(Module, options, Generation, Device).Run(batch);
+    }
+
+    /// <summary>The module tree, printed as PyTorch's <c>print(model)</c> does.</summary>
+    public override string ToString() => ModuleTreePrinter.Format(Module);
+
+    /// <summary>Disposes the module and its parameters.</summary>
+    public void Dispose()
+    {
+        Module.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private void CheckPositions(TokenBatch batch, int maxNewTokens)
+    {
+        if (Config.MaxPositions is not { } limit)
+        {
+            return;
+        }
+        var longest = batch.RealLengths().Max();
+        if (longest + maxNewTokens > limit)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxNewTokens),
+                $"The longest prompt has {longest} tokens and {maxNewTokens} new tokens are asked for: {longest + maxNewTokens} positions, " +
+                $"past this model's {limit} (config.json n_positions / max_position_embeddings).");
+        }
+    }
+
+    private static Device ParseDevice(string device)
+    {
+        var parsed = torch.device(device);
+        if (parsed.type == DeviceType.CUDA && !cuda.is_available())
+        {
+            throw new ArgumentException(
+                $"Device \"{device}\" was asked for, but TorchSharp's CUDA backend is not available: reference a CUDA libtorch " +
+                "package (for example libtorch-cuda-12.8-linux-x64) instead of libtorch-cpu-linux-x64, on a machine with a GPU.",
+                nameof(device));
+        }
+        return parsed;
+    }
+
+    private static ScalarType StoredDtype(SafetensorsCheckpoint checkpoint) =>
+        checkpoint.Tensors.Values.Select(entry => entry.ScalarType)
+            .FirstOrDefault(type => type is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64,
+                ScalarType.Float32);
+}

