@@ -169,15 +169,14 @@ public class LanguageModel : IDisposable
 
     private static Device ParseDevice(string device)
     {
-        var parsed = torch.device(device);
-        if (parsed.type == DeviceType.CUDA && !cuda.is_available())
+        if (device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) && !cuda.is_available())
         {
             throw new ArgumentException(
                 $"Device \"{device}\" was asked for, but TorchSharp's CUDA backend is not available: reference a CUDA libtorch " +
                 "package (for example libtorch-cuda-12.8-linux-x64) instead of libtorch-cpu-linux-x64, on a machine with a GPU.",
                 nameof(device));
         }
-        return parsed;
+        return torch.device(device);
     }
 
     private static ScalarType StoredDtype(SafetensorsCheckpoint checkpoint) =>
