@@ -29,8 +29,8 @@ public static class ModuleTreePrinter
             lines.Add(extra);
         }
         lines.AddRange(IsList(module) ? FoldedChildren(children) : children.Select(child => $"({child.name}): {Represent(child.module)}"));
-        var body = string.Join("\n", lines.Select(line => Indent(line)));
-        return $"{name}(\n  {body}\n)";
+        var body = string.Join("\n", lines.Select(line => "  " + Indent(line)));
+        return $"{name}(\n{body}\n)";
     }
 
     private static IEnumerable<string> FoldedChildren(List<(string name, nn.Module module)> children)
