@@ -13,13 +13,14 @@ namespace NnSight.Models;
 /// defaults. Prompts are batched with left padding, and position ids follow the attention mask in every forward, so a
 /// padded prompt gives the same hidden states at its real positions as the prompt alone.
 /// </summary>
-public class LanguageModel : IDisposable
+public class LanguageModel : NnSightModel, IDisposable
 {
     /// <summary>Wraps an already built root module (for example a randomly initialised one).</summary>
     /// <param name="module">The root module; the language model takes ownership of it.</param>
     /// <param name="tokenizer">The tokenizer, or null for a model that takes token ids only.</param>
     /// <param name="generation">The eos and padding ids; null reads them from the module's config.</param>
     public LanguageModel(CausalLanguageModel module, ModelTokenizer? tokenizer = null, GenerationConfig? generation = null)
+        : base(module)
     {
         Module = module;
         Tokenizer = tokenizer;
@@ -32,8 +33,8 @@ public class LanguageModel : IDisposable
 
     /// <summary>Copies the parts of <paramref name="other"/>, for classes that derive from a loaded model.</summary>
     protected LanguageModel(LanguageModel other)
+        : base((other ?? throw new ArgumentNullException(nameof(other))).Module)
     {
-        ArgumentNullException.ThrowIfNull(other);
         Module = other.Module;
         Tokenizer = other.Tokenizer;
         Generation = other.Generation;
@@ -135,15 +136,46 @@ public class LanguageModel : IDisposable
     /// <exception cref="ArgumentOutOfRangeException">The prompt and new tokens need more positions than the model has.</exception>
     public GenerationResult GenerateIds(TokenBatch batch, GenerationOptions? options = null)
     {
-        options ??= new GenerationOptions();
-        options.Validate();
-        CheckPositions(batch, options.MaxNewTokens);
         using var noGrad = no_grad();
-        return new GenerationLoop(Module, options, Generation, Device).Run(batch);
+        return Generate(batch, options ?? new GenerationOptions(), logitsToKeep: 1);
     }
 
-    /// <summary>The module tree, printed as PyTorch's <c>print(model)</c> does.</summary>
-    public override string ToString() => ModuleTreePrinter.Format(Module);
+    /// <inheritdoc />
+    public override IShapeRules ShapeRules => Module.ShapeRules;
+
+    /// <inheritdoc />
+    protected override IReadOnlyList<TokenRow> PrepareInput(InvocationInput input)
+    {
+        IReadOnlyList<TokenRow> rows = input switch
+        {
+            InvocationInput.Text text => [.. text.Prompts.Select(prompt => new TokenRow([.. RequireTokenizer().Encode(prompt).Select(id => (long)id)]))],
+            InvocationInput.Ids ids => ids.Rows,
+            _ => throw new ArgumentException($"Unknown invocation input {input.GetType().Name}.", nameof(input)),
+        };
+        foreach (var id in rows.SelectMany(row => row.Ids).Where(id => id < 0 || id >= Config.VocabSize))
+        {
+            throw new ArgumentOutOfRangeException(nameof(input), $"Token id {id} is outside the vocabulary (vocab_size = {Config.VocabSize}).");
+        }
+        return rows;
+    }
+
+    /// <inheritdoc />
+    protected override TokenBatch CreateBatch(IReadOnlyList<TokenRow> rows) =>
+        TokenBatch.LeftPadded(rows, Generation.PadTokenId ?? 0, Device);
+
+    /// <inheritdoc />
+    protected override Tensor RunForward(TokenBatch batch, ForwardRequest request)
+    {
+        using var output = Forward(batch);
+        return output.Logits.alias();
+    }
+
+    /// <inheritdoc />
+    protected override Tensor RunGeneration(TokenBatch batch, GenerationOptions options, ForwardRequest request)
+    {
+        using var result = Generate(batch, options, LogitsToKeep(request));
+        return result.Sequences.alias();
+    }
 
     /// <summary>Disposes the module and its parameters.</summary>
     public void Dispose()
@@ -151,6 +183,17 @@ public class LanguageModel : IDisposable
         Module.Dispose();
         GC.SuppressFinalize(this);
     }
+
+    private GenerationResult Generate(TokenBatch batch, GenerationOptions options, int logitsToKeep)
+    {
+        options.Validate();
+        CheckPositions(batch, options.MaxNewTokens);
+        return new GenerationLoop(Module, options, Generation, logitsToKeep).Run(batch);
+    }
+
+    /// <summary>Generation needs logits for the last position only, unless the graph observes the head or the model output.</summary>
+    private int LogitsToKeep(ForwardRequest request) =>
+        request.AccessedModules.Any(path => path.Length == 0 || path == Module.HeadPath || path.StartsWith(Module.HeadPath + ".", StringComparison.Ordinal)) ? 0 : 1;
 
     private void CheckPositions(TokenBatch batch, int maxNewTokens)
     {

@@ -17,14 +17,20 @@ internal sealed class GenerationLoop
     private readonly long[] _eosIds;
     private readonly long _padId;
     private readonly Generator? _sampler;
+    private readonly int _logitsToKeep;
 
-    public GenerationLoop(CausalLanguageModel module, GenerationOptions options, GenerationConfig defaults, Device device)
+    /// <param name="module">The model.</param>
+    /// <param name="options">How to pick tokens.</param>
+    /// <param name="defaults">The model's eos and pad ids.</param>
+    /// <param name="logitsToKeep">1 computes logits for the last position only; 0 for every position (when observed).</param>
+    public GenerationLoop(CausalLanguageModel module, GenerationOptions options, GenerationConfig defaults, int logitsToKeep)
     {
+        _logitsToKeep = logitsToKeep;
         _module = module;
         _options = options;
         _eosIds = options.EosTokenId is { } eos ? [eos] : [.. defaults.EosTokenIds.Select(id => (long)id)];
         _padId = options.PadTokenId ?? defaults.PadTokenId ?? 0;
-        _sampler = options.DoSample && options.Seed is { } seed ? new Generator(seed, device) : null;
+        _sampler = options.DoSample && options.Seed is { } seed ? new Generator(seed, module.parameters().First().device) : null;
     }
 
     public GenerationResult Run(TokenBatch batch)
@@ -41,7 +47,7 @@ internal sealed class GenerationLoop
             using var stepScope = NewDisposeScope();
             var input = cache is null ? sequences : sequences.narrow(1, sequences.shape[1] - 1, 1);
             var positions = TokenBatch.PositionIds(mask).narrow(1, mask.shape[1] - input.shape[1], input.shape[1]);
-            var output = _module.call(input, cache, mask, positions, 1);
+            var output = _module.call(input, cache, mask, positions, _logitsToKeep);
             cache?.Dispose();
             cache = output.PastKeyValues;
 

@@ -44,6 +44,9 @@ public sealed partial class GPT2LMHeadModel : CausalLanguageModel
         TiedTensors: _config.TieWordEmbeddings ? ["lm_head.weight"] : []);
 
     /// <inheritdoc />
+    public override IShapeRules ShapeRules => new GPT2ShapeRules(_config, lm_head.weight!.dtype);
+
+    /// <inheritdoc />
     public override void TieWeights()
     {
         if (_config.TieWordEmbeddings)

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using static TorchSharp.torch;
 
 namespace NnSight.Models.Modules;
@@ -10,7 +9,7 @@ namespace NnSight.Models.Modules;
 /// </summary>
 /// <param name="Logits">The next-token logits, <c>[batch, positions, vocab]</c>.</param>
 /// <param name="PastKeyValues">The keys and values of every layer, for the next step of generation.</param>
-public sealed record CausalLMOutput(Tensor Logits, KeyValueCache PastKeyValues) : ITuple, IDisposable
+public sealed record CausalLMOutput(Tensor Logits, KeyValueCache PastKeyValues) : IStructuredOutput, IDisposable
 {
     /// <summary>Two elements: logits and the cache.</summary>
     public int Length => 2;
@@ -22,6 +21,10 @@ public sealed record CausalLMOutput(Tensor Logits, KeyValueCache PastKeyValues) 
         1 => PastKeyValues,
         _ => throw new IndexOutOfRangeException($"CausalLMOutput has 2 elements (logits, past_key_values); index {index} is out of range."),
     };
+
+    /// <inheritdoc />
+    public IStructuredOutput WithElements(IReadOnlyList<object?> elements) =>
+        new CausalLMOutput((Tensor)elements[0]!, (KeyValueCache)elements[1]!);
 
     /// <summary>Moves the logits and cache out of the current dispose scope.</summary>
     public CausalLMOutput MoveToOuterDisposeScope()

@@ -28,6 +28,13 @@ public abstract class CausalLanguageModel : nn.Module<Tensor, KeyValueCache?, Te
     /// <summary>How checkpoint tensor names and layouts map onto this module's state_dict.</summary>
     public abstract CheckpointLayout CheckpointLayout { get; }
 
+    /// <summary>The output and input shapes of every module, from the config, for proxies' <c>shape</c>.</summary>
+    public abstract IShapeRules ShapeRules { get; }
+
+    /// <summary>The path of the language-model head, whose output generation computes for the last position only
+    /// unless it is observed.</summary>
+    public virtual string HeadPath => "lm_head";
+
     /// <summary>Ties weights that the architecture shares (the language-model head and the token embedding).</summary>
     public abstract void TieWeights();
 }

@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Runtime.CompilerServices;
 using static TorchSharp.torch;
 
 namespace NnSight.Models.Modules;
@@ -7,7 +8,7 @@ namespace NnSight.Models.Modules;
 /// The attention keys and values of every layer, as HuggingFace's legacy tuple cache: one (key, value) pair per
 /// layer, each <c>[batch, heads, positions, head_dim]</c>. The cache owns its tensors; disposing it frees them.
 /// </summary>
-public sealed class KeyValueCache : IReadOnlyList<(Tensor Key, Tensor Value)>, IDisposable
+public sealed class KeyValueCache : IReadOnlyList<(Tensor Key, Tensor Value)>, IStructuredOutput, IDisposable
 {
     private readonly (Tensor Key, Tensor Value)[] _layers;
 
@@ -19,6 +20,11 @@ public sealed class KeyValueCache : IReadOnlyList<(Tensor Key, Tensor Value)>, I
 
     /// <summary>The number of layers.</summary>
     public int Count => _layers.Length;
+
+    /// <summary>The number of layers (as a tuple of per-layer (key, value) pairs).</summary>
+    public int Length => _layers.Length;
+
+    object? ITuple.this[int index] => _layers[index];
 
     /// <summary>The positions held, read from the first layer's keys (0 for an empty cache).</summary>
     public long SequenceLength => _layers.Length == 0 ? 0 : _layers[0].Key.shape[^2];
@@ -37,9 +43,9 @@ public sealed class KeyValueCache : IReadOnlyList<(Tensor Key, Tensor Value)>, I
         return this;
     }
 
-    /// <summary>Keeps only the rows of <paramref name="rows"/> (an int64 index over the batch), as a new cache.</summary>
-    public KeyValueCache SelectRows(Tensor rows) =>
-        new(_layers.Select(layer => (layer.Key.index_select(0, rows), layer.Value.index_select(0, rows))));
+    /// <inheritdoc />
+    public IStructuredOutput WithElements(IReadOnlyList<object?> elements) =>
+        new KeyValueCache(elements.Select(element => ((Tensor, Tensor))element!));
 
     /// <inheritdoc />
     public IEnumerator<(Tensor Key, Tensor Value)> GetEnumerator() => ((IEnumerable<(Tensor, Tensor)>)_layers).GetEnumerator();

@@ -1,7 +1,7 @@
-namespace NnSight.Models.Generation;
+namespace NnSight;
 
 /// <summary>
-/// How <see cref="LanguageModel.GenerateIds(IReadOnlyList{string}, GenerationOptions?)"/> picks new tokens:
+/// How generation picks new tokens:
 /// greedy by default, or sampling with temperature, top-k and top-p (HuggingFace's order of warpers).
 /// </summary>
 public sealed record GenerationOptions

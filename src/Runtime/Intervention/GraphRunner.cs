@@ -1,0 +1,62 @@
+using static TorchSharp.torch;
+
+namespace NnSight.Intervention;
+
+/// <summary>The result of running a graph: the model's primary output and the saved values, owned by the caller.</summary>
+/// <param name="Output">The logits of a forward pass, or the token ids of a generation.</param>
+/// <param name="Saved">The saved values by node id.</param>
+public sealed record GraphResult(Tensor Output, IReadOnlyDictionary<int, Tensor> Saved);
+
+/// <summary>
+/// Runs an intervention graph on a model for given invocations: batches their rows, installs the hooks, runs one
+/// forward pass or generation under <c>no_grad</c>, and always removes the hooks. Used by tracing contexts and by the
+/// server alike, so a deserialized graph runs exactly as a recorded one.
+/// </summary>
+public static class GraphRunner
+{
+    /// <summary>Runs <paramref name="graph"/> on <paramref name="model"/>.</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="graph">The graph; its accesses name invocations by position in <paramref name="invocations"/>.</param>
+    /// <param name="invocations">Each invocation's token rows, in order.</param>
+    /// <param name="generation">Generation options, or null for one forward pass.</param>
+    /// <param name="enableGrad">Whether to record autograd history.</param>
+    public static GraphResult Run(NnSightModel model, InterventionGraph graph, IReadOnlyList<IReadOnlyList<TokenRow>> invocations,
+        GenerationOptions? generation, bool enableGrad = false)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(graph);
+        var layout = Layout(invocations);
+        using var batch = model.CreateBatch([.. invocations.SelectMany(rows => rows)]);
+        using var interleaver = new Interleaver(graph, model.ModuleAt, layout);
+        using var gradMode = enableGrad ? enable_grad() : no_grad();
+        var request = new ForwardRequest(graph.Nodes.Where(node => node.Op is "output" or "input" or "inputs" or "set_output" or "set_input" or "set_inputs")
+            .Select(node => node.Access!.Path).ToHashSet(StringComparer.Ordinal));
+        Tensor? output = null;
+        try
+        {
+            interleaver.Install();
+            output = generation is null ? model.RunForward(batch, request) : model.RunGeneration(batch, generation, request);
+            interleaver.RemoveHooks();
+            interleaver.Finish();
+            return new GraphResult(output, new Dictionary<int, Tensor>(interleaver.Saved));
+        }
+        catch
+        {
+            output?.Dispose();
+            interleaver.DisposeSaved();
+            throw;
+        }
+    }
+
+    private static List<InvocationRows> Layout(IReadOnlyList<IReadOnlyList<TokenRow>> invocations)
+    {
+        var layout = new List<InvocationRows>();
+        var start = 0;
+        foreach (var rows in invocations)
+        {
+            layout.Add(new InvocationRows(start, rows.Count, [.. rows.Select(row => (long)row.RealLength)]));
+            start += rows.Count;
+        }
+        return layout;
+    }
+}

@@ -1,0 +1,101 @@
+using System.Runtime.CompilerServices;
+using static TorchSharp.torch;
+
+namespace NnSight.Intervention;
+
+/// <summary>
+/// Operations on module values: a tensor, or a tuple of values (value tuples, <see cref="IStructuredOutput"/>), with
+/// anything else (null, numbers) as opaque leaves.
+/// </summary>
+internal static class Values
+{
+    /// <summary>The tensors of a value, depth first.</summary>
+    public static IEnumerable<Tensor> Tensors(object? value)
+    {
+        switch (value)
+        {
+            case Tensor tensor:
+                yield return tensor;
+                break;
+            case ITuple tuple:
+                for (var i = 0; i < tuple.Length; i++)
+                {
+                    foreach (var tensor in Tensors(tuple[i]))
+                    {
+                        yield return tensor;
+                    }
+                }
+                break;
+        }
+    }
+
+    /// <summary>The value with every tensor replaced by <paramref name="map"/>'s result, same structure.</summary>
+    public static object? Map(object? value, Func<Tensor, Tensor> map) => value switch
+    {
+        Tensor tensor => map(tensor),
+        ITuple tuple => Rebuild(tuple, [.. Enumerable.Range(0, tuple.Length).Select(i => Map(tuple[i], map))]),
+        _ => value,
+    };
+
+    /// <summary>Whether the value is a tuple.</summary>
+    public static bool IsTuple(object? value) => value is ITuple;
+
+    /// <summary>Element <paramref name="index"/> of a tuple (negative counts from the end).</summary>
+    public static object? Element(ITuple tuple, long index, string description)
+    {
+        var position = index < 0 ? tuple.Length + index : index;
+        if (position < 0 || position >= tuple.Length)
+        {
+            throw new IndexOutOfRangeException($"{description} has {tuple.Length} elements; index {index} is out of range.");
+        }
+        return tuple[(int)position];
+    }
+
+    /// <summary>A copy of the tuple with element <paramref name="index"/> replaced.</summary>
+    public static object WithElement(ITuple tuple, long index, object? element, string description)
+    {
+        Element(tuple, index, description);
+        var position = (int)(index < 0 ? tuple.Length + index : index);
+        var elements = Enumerable.Range(0, tuple.Length).Select(i => i == position ? element : tuple[i]).ToArray();
+        return Rebuild(tuple, elements);
+    }
+
+    /// <summary>A description of the value's structure for messages: <c>[1, 10, 64]</c> or <c>([1, 10, 64], ...)</c>.</summary>
+    public static string Describe(object? value) => value switch
+    {
+        null => "None",
+        Tensor tensor => Shapes.Format(tensor.shape),
+        ITuple tuple => "(" + string.Join(", ", Enumerable.Range(0, tuple.Length).Select(i => Describe(tuple[i]))) + ")",
+        _ => value.GetType().Name,
+    };
+
+    /// <summary>A tuple of the same kind as <paramref name="tuple"/> holding <paramref name="elements"/>.</summary>
+    public static object Rebuild(ITuple tuple, object?[] elements)
+    {
+        switch (tuple)
+        {
+            case IStructuredOutput structured:
+                return structured.WithElements(elements);
+            case ArgumentTuple:
+                return new ArgumentTuple(elements);
+            default:
+                var type = tuple.GetType();
+                if (!type.IsGenericType || !type.FullName!.StartsWith("System.ValueTuple`", StringComparison.Ordinal))
+                {
+                    throw new NotSupportedException(
+                        $"{type.Name} is a tuple the runtime cannot rebuild; implement {nameof(IStructuredOutput)} on it.");
+                }
+                return Activator.CreateInstance(type, elements)!;
+        }
+    }
+}
+
+/// <summary>A module's positional arguments as a tuple, as the input hooks see them.</summary>
+internal sealed class ArgumentTuple(object?[] arguments) : ITuple
+{
+    public object?[] Arguments { get; } = arguments;
+
+    public int Length => Arguments.Length;
+
+    public object? this[int index] => Arguments[index];
+}

@@ -1,0 +1,10 @@
+namespace NnSight;
+
+/// <summary>What the runtime asks of one run of the model besides its inputs.</summary>
+/// <param name="AccessedModules">The module paths the intervention graph reads or writes ("" is the root), so the model
+/// can skip work nobody observes (for example computing logits for every position while generating).</param>
+public sealed record ForwardRequest(IReadOnlySet<string> AccessedModules)
+{
+    /// <summary>A request that observes no module.</summary>
+    public static ForwardRequest None { get; } = new(new HashSet<string>());
+}

@@ -1,0 +1,47 @@
+using static TorchSharp.torch;
+
+namespace NnSight;
+
+/// <summary>
+/// What one <c>Invoke</c> runs the model on (DESIGN §3): one or several texts through the model's tokenizer, or token
+/// ids used exactly as given.
+/// </summary>
+public abstract record InvocationInput
+{
+    private InvocationInput()
+    {
+    }
+
+    /// <summary>Texts, one row each, tokenized with the model's defaults.</summary>
+    /// <param name="Prompts">The texts.</param>
+    public sealed record Text(IReadOnlyList<string> Prompts) : InvocationInput;
+
+    /// <summary>Token ids, one row per list, with optional masks.</summary>
+    /// <param name="Rows">The rows of ids (and masks).</param>
+    public sealed record Ids(IReadOnlyList<TokenRow> Rows) : InvocationInput;
+
+    /// <summary>Token ids from a <c>[seq]</c> or <c>[rows, seq]</c> tensor and an optional mask of the same shape.</summary>
+    public static Ids FromTensor(Tensor ids, Tensor? attentionMask = null)
+    {
+        if (ids.dim() is not (1 or 2) || ids.is_floating_point())
+        {
+            throw new ArgumentException($"Token ids must be an integer tensor of shape [seq] or [rows, seq]; got {ids.dtype} [{string.Join(", ", ids.shape)}].", nameof(ids));
+        }
+        if (attentionMask is not null && !attentionMask.shape.SequenceEqual(ids.shape))
+        {
+            throw new ArgumentException($"The attention mask has shape [{string.Join(", ", attentionMask.shape)}] but the ids have [{string.Join(", ", ids.shape)}].", nameof(attentionMask));
+        }
+        var rows = ReadRows(ids);
+        var masks = attentionMask is null ? null : ReadRows(attentionMask);
+        return new Ids([.. rows.Select((row, index) => new TokenRow(row, masks?[index]))]);
+    }
+
+    private static long[][] ReadRows(Tensor values)
+    {
+        using var host = values.detach().cpu().to_type(ScalarType.Int64).contiguous();
+        using var matrix = host.dim() == 1 ? host.unsqueeze(0) : host.alias();
+        var data = matrix.data<long>().ToArray();
+        var width = (int)matrix.shape[1];
+        return [.. Enumerable.Range(0, (int)matrix.shape[0]).Select(row => data[(row * width)..((row + 1) * width)])];
+    }
+}

@@ -1,0 +1,200 @@
+using System.Runtime.CompilerServices;
+using NnSight.Intervention;
+using static TorchSharp.torch;
+
+namespace NnSight;
+
+/// <summary>
+/// A value of the intervention graph: a module's output or input, an element of one, or the result of an operation on
+/// proxies. Nothing is computed while recording; <see cref="Save"/> keeps the value, and <see cref="Value"/> reads it
+/// after the run. Operations keep TorchSharp's names (<c>sum</c>, <c>softmax</c>, <c>shape</c>), so code reads the
+/// same on proxies and tensors.
+/// </summary>
+public sealed partial class TensorProxy
+{
+    internal TensorProxy(Tracer tracer, Node node)
+    {
+        Tracer = tracer;
+        Node = node;
+    }
+
+    internal Tracer Tracer { get; }
+
+    /// <summary>The graph node whose value this proxy stands for (a write with <c>[...] =</c> moves it to the new version).</summary>
+    internal Node Node { get; private set; }
+
+    internal string Where => Node.Source is null ? "" : $"{Node.Source}: ";
+
+    /// <summary>
+    /// The saved value after the run: an ordinary tensor owned by the caller (dispose it when done); the same tensor on
+    /// every read.
+    /// </summary>
+    /// <exception cref="ValueNotReadyException">The tracing context has not run, or its run failed.</exception>
+    /// <exception cref="ValueNotSavedException">The proxy was never saved.</exception>
+    public Tensor Value => Tracer.SavedValue(this);
+
+    /// <summary>The value's shape, known before the run from the model's shape rules and each op's rule.</summary>
+    /// <exception cref="ShapeUnknownException">No rule applies, or the value is a tuple.</exception>
+    public long[] shape => TensorShapeOf("shape").Dims;
+
+    /// <summary>The value's element type, known before the run like <see cref="shape"/>.</summary>
+    public ScalarType dtype => TensorShapeOf("dtype").Dtype;
+
+    /// <summary>The value's number of dimensions.</summary>
+    public long dim() => shape.Length;
+
+    /// <summary>Positions of this invocation's own tokens along dimension 1, past its left padding.</summary>
+    public TokenIndexer Token => new(this);
+
+    /// <summary>Keeps the value after the run; read it with <see cref="Value"/>.</summary>
+    public TensorProxy Save()
+    {
+        Node.Saved = true;
+        return this;
+    }
+
+    /// <summary>Element <paramref name="index"/> of a tuple value, or row <paramref name="index"/> of a tensor (as Python's <c>[i]</c>).</summary>
+    /// <remarks>Setting it replaces that element (of a module's value: only in this invocation's rows) or writes that row.</remarks>
+    public TensorProxy this[int index, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0]
+    {
+        get => Element(index, file, line);
+        set => AssignElement(index, value, file, line);
+    }
+
+    /// <summary>Element or row <paramref name="index"/> counted from the end with <c>^</c>.</summary>
+    public TensorProxy this[Index index, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0]
+    {
+        get => Element(index.IsFromEnd ? -index.Value : index.Value, file, line);
+        set => AssignElement(index.IsFromEnd ? -index.Value : index.Value, value, file, line);
+    }
+
+    /// <summary>Tensor indexing with TorchSharp's syntax: <c>[.., 13]</c>, <c>[.., ^1]</c>, ranges; settable in place.</summary>
+    public TensorProxy this[TensorIndex i0, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0]
+    {
+        get => Index([i0], file, line);
+        set => AssignIndex([i0], value, file, line);
+    }
+
+    /// <summary>Tensor indexing over two dimensions.</summary>
+    public TensorProxy this[TensorIndex i0, TensorIndex i1, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0]
+    {
+        get => Index([i0, i1], file, line);
+        set => AssignIndex([i0, i1], value, file, line);
+    }
+
+    /// <summary>Tensor indexing over three dimensions.</summary>
+    public TensorProxy this[TensorIndex i0, TensorIndex i1, TensorIndex i2, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0]
+    {
+        get => Index([i0, i1, i2], file, line);
+        set => AssignIndex([i0, i1, i2], value, file, line);
+    }
+
+    /// <summary>Tensor indexing over four dimensions.</summary>
+    public TensorProxy this[TensorIndex i0, TensorIndex i1, TensorIndex i2, TensorIndex i3, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0]
+    {
+        get => Index([i0, i1, i2, i3], file, line);
+        set => AssignIndex([i0, i1, i2, i3], value, file, line);
+    }
+
+    /// <summary>Runs <paramref name="function"/> on the value during the run: arbitrary local code, never sent to a server.</summary>
+    public TensorProxy Apply(Func<Tensor, Tensor> function, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        Tracer.Locate(file, line);
+        return Tracer.Record("apply", [new NodeRef(Node.Id)], localFunction: function);
+    }
+
+    /// <summary>What the proxy stands for: <c>TensorProxy(transformer.h.3.output[0], shape [1, 10, 64])</c>.</summary>
+    public override string ToString()
+    {
+        string shapeText;
+        try
+        {
+            shapeText = Tracer.ShapeOf(Node).ToString()!;
+        }
+        catch (ShapeUnknownException)
+        {
+            shapeText = "unknown";
+        }
+        return $"TensorProxy({Describe()}, shape {shapeText})";
+    }
+
+    internal string Describe() => NodeDescriptions.Describe(Tracer.Graph, Node);
+
+    private TensorShape TensorShapeOf(string what) => Tracer.ShapeOf(Node) switch
+    {
+        TensorShape tensor => tensor,
+        var tuple => throw new ShapeUnknownException($"{Where}{Describe()} is a tuple {tuple}; it has no {what}. Index it ([0], [1], ...) first."),
+    };
+
+    private TensorProxy Element(long index, string file, int line)
+    {
+        Tracer.Locate(file, line);
+        return Tracer.Record("getitem", [new NodeRef(Node.Id), index]);
+    }
+
+    private TensorProxy Index(TensorIndex[] indices, string file, int line)
+    {
+        Tracer.Locate(file, line);
+        return Tracer.Record("index", [new NodeRef(Node.Id), indices.Select(IndexSpec.From).ToArray()]);
+    }
+
+    private void AssignIndex(TensorIndex[] indices, object? value, string file, int line)
+    {
+        Tracer.Locate(file, line);
+        Node = Tracer.Record("setindex", [new NodeRef(Node.Id), indices.Select(IndexSpec.From).ToArray(), Tracer.Argument(value)]).Node;
+    }
+
+    /// <summary>
+    /// <c>x[k] = value</c>: on a module's value (reached through element indices) it records a setter of those rows;
+    /// on any other value a write of row <paramref name="index"/> in place.
+    /// </summary>
+    private void AssignElement(long index, object? value, string file, int line)
+    {
+        Tracer.Locate(file, line);
+        var path = new List<long> { index };
+        var current = Node;
+        while (current.Op == "getitem" && current.Args[0] is NodeRef parent)
+        {
+            path.Insert(0, (long)current.Args[1]!);
+            current = Tracer.Graph.Nodes[parent.Id];
+        }
+        if (current.Op is "output" or "input" or "inputs")
+        {
+            Tracer.Record("set_" + current.Op, [Tracer.Argument(value), path.ToArray()], current.Access);
+            return;
+        }
+        AssignIndex([TensorIndex.Single(index)], value, file, line);
+    }
+}
+
+/// <summary>
+/// <c>proxy.Token[i]</c>: selects positions along dimension 1 counted from the invocation's first real token
+/// (<c>Token[0]</c>), or from the end (<c>Token[^1]</c>), so left padding never shifts them.
+/// </summary>
+public readonly struct TokenIndexer
+{
+    private readonly TensorProxy _proxy;
+
+    internal TokenIndexer(TensorProxy proxy) => _proxy = proxy;
+
+    /// <summary>Token <paramref name="index"/> of each row (the positions dimension is removed).</summary>
+    public TensorProxy this[Index index, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0] =>
+        Select(new TokenSelector(index, null), file, line);
+
+    /// <summary>Tokens <paramref name="range"/> of each row.</summary>
+    public TensorProxy this[Range range, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0] =>
+        Select(new TokenSelector(null, range), file, line);
+
+    private TensorProxy Select(TokenSelector selector, string file, int line)
+    {
+        var tracer = _proxy.Tracer;
+        tracer.Locate(file, line);
+        var invocation = InvocationOf(_proxy.Node, tracer.Graph) ?? tracer.CurrentInvoker?.Index
+            ?? throw new TracingException("Token needs an invocation: use it inside an Invoke block.");
+        return tracer.Record("token", [new NodeRef(_proxy.Node.Id), selector, (long)invocation]);
+    }
+
+    private static int? InvocationOf(Node node, InterventionGraph graph) =>
+        node.Access?.Invocation ?? node.Dependencies.Select(id => InvocationOf(graph.Nodes[id], graph)).FirstOrDefault(found => found is not null);
+}

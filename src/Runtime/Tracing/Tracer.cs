@@ -1,0 +1,250 @@
+using System.Runtime.InteropServices;
+using NnSight.Intervention;
+using static TorchSharp.torch;
+
+namespace NnSight;
+
+/// <summary>
+/// A tracing context (nnsight's tracer). Inside it, <c>Invoke</c> blocks record accesses and operations into an
+/// intervention graph; nothing runs. Disposing the context batches every invocation with left padding, runs the model
+/// with hooks on the modules the graph touches, removes the hooks (always), and fills the saved values. If an exception
+/// is propagating out of the blocks, disposing runs nothing and the model is left as it was.
+/// </summary>
+public class Tracer : IDisposable
+{
+    private readonly bool _enableGrad;
+    private readonly List<(InvocationInput Input, IReadOnlyList<TokenRow> Rows)> _invocations = [];
+    private ShapeInference? _shapes;
+    private Tensor? _output;
+    private IReadOnlyDictionary<int, Tensor>? _saved;
+    private TracerState _state;
+
+    internal Tracer(NnSightModel model, GenerationOptions? generation, bool enableGrad = false)
+    {
+        Model = model;
+        Generation = generation;
+        _enableGrad = enableGrad;
+    }
+
+    private enum TracerState
+    {
+        Recording,
+        Executed,
+        Failed,
+        Abandoned,
+    }
+
+    /// <summary>The model being traced.</summary>
+    public NnSightModel Model { get; }
+
+    /// <summary>The recorded graph.</summary>
+    public InterventionGraph Graph { get; } = new();
+
+    /// <summary>The generation options, or null for a single forward pass.</summary>
+    public GenerationOptions? Generation { get; }
+
+    /// <summary>The inputs of the invocations recorded so far, in order.</summary>
+    public IReadOnlyList<InvocationInput> Inputs => [.. _invocations.Select(invocation => invocation.Input)];
+
+    /// <summary>
+    /// After the run, the model's primary output for the whole batch (the logits of a trace), owned by the caller.
+    /// </summary>
+    /// <exception cref="ValueNotReadyException">The context has not run yet, or its run failed.</exception>
+    public Tensor Output => _output ?? throw new ValueNotReadyException(
+        _state == TracerState.Recording
+            ? "The output exists once the tracing context is disposed (the model runs then)."
+            : "The run did not complete, so there is no output.");
+
+    internal Invoker? CurrentInvoker { get; private set; }
+
+    internal SourceLocation? LastLocation { get; private set; }
+
+    /// <summary>Starts an invocation on one text.</summary>
+    public Invoker Invoke(string prompt) => Invoke(new InvocationInput.Text([prompt]));
+
+    /// <summary>Starts an invocation on several texts, one batch row each.</summary>
+    public Invoker Invoke(params string[] prompts) => Invoke(new InvocationInput.Text(prompts));
+
+    /// <summary>Starts an invocation on token ids, used exactly as given.</summary>
+    public Invoker Invoke(long[] ids) => Invoke(new InvocationInput.Ids([new TokenRow(ids)]));
+
+    /// <summary>Starts an invocation on ids <c>[seq]</c> or <c>[rows, seq]</c> with an optional attention mask.</summary>
+    public Invoker Invoke(Tensor ids, Tensor? attentionMask = null) => Invoke(InvocationInput.FromTensor(ids, attentionMask));
+
+    /// <summary>Records <paramref name="body"/> as an invocation on one text.</summary>
+    public void Invoke(string prompt, Action body) => RunBody(Invoke(prompt), body);
+
+    /// <summary>Records <paramref name="body"/> as an invocation on several texts.</summary>
+    public void Invoke(IReadOnlyList<string> prompts, Action body) => RunBody(Invoke(new InvocationInput.Text(prompts)), body);
+
+    /// <summary>Records <paramref name="body"/> as an invocation on token ids.</summary>
+    public void Invoke(long[] ids, Action body) => RunBody(Invoke(ids), body);
+
+    /// <summary>Records <paramref name="body"/> as an invocation on an ids tensor.</summary>
+    public void Invoke(Tensor ids, Action body) => RunBody(Invoke(ids), body);
+
+    /// <summary>Starts an invocation on <paramref name="input"/>; it is tokenized now, so shapes are known.</summary>
+    public Invoker Invoke(InvocationInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        RequireRecording();
+        if (CurrentInvoker is not null)
+        {
+            throw new TracingException("Invoke blocks cannot be nested; end the current one first.");
+        }
+        _invocations.Add((input, Model.PrepareInput(input)));
+        CurrentInvoker = new Invoker(this, _invocations.Count - 1);
+        return CurrentInvoker;
+    }
+
+    /// <summary>Runs the recorded graph (on the outermost context's dispose), unless an exception is propagating.</summary>
+    public void Dispose()
+    {
+        if (_state != TracerState.Recording)
+        {
+            return;
+        }
+        try
+        {
+            if (Marshal.GetExceptionPointers() != IntPtr.Zero)
+            {
+                _state = TracerState.Abandoned;
+                return;
+            }
+            if (CurrentInvoker is not null)
+            {
+                throw new TracingException("The tracing context was disposed inside an Invoke block; dispose the invoker first.");
+            }
+            Execute();
+        }
+        finally
+        {
+            Model.ActiveTracer = null;
+            GC.SuppressFinalize(this);
+        }
+    }
+
+    /// <summary>The saved value of <paramref name="proxy"/> after the run.</summary>
+    internal Tensor SavedValue(TensorProxy proxy)
+    {
+        if (_state == TracerState.Recording)
+        {
+            throw new ValueNotReadyException(
+                $"{proxy.Where}{proxy.Describe()} is not ready: the model runs when the outermost tracing context is disposed.");
+        }
+        if (!proxy.Node.Saved)
+        {
+            throw new ValueNotSavedException($"{proxy.Where}{proxy.Describe()} was never saved: call .Save() on it inside the trace to keep its value.");
+        }
+        if (_saved is null || !_saved.TryGetValue(proxy.Node.Id, out var value))
+        {
+            throw new ValueNotReadyException($"{proxy.Where}{proxy.Describe()} has no value: the run did not complete.");
+        }
+        return value;
+    }
+
+    internal void Locate(string file, int line)
+    {
+        if (file.Length > 0)
+        {
+            LastLocation = new SourceLocation(file, line);
+        }
+    }
+
+    internal void EndInvocation(Invoker invoker)
+    {
+        if (ReferenceEquals(CurrentInvoker, invoker))
+        {
+            CurrentInvoker = null;
+        }
+    }
+
+    internal TensorProxy Record(string op, IReadOnlyList<object?> args, ModuleAccess? access = null,
+        Func<Tensor, Tensor>? localFunction = null)
+    {
+        RequireRecording();
+        return new TensorProxy(this, Graph.Add(op, args, access, LastLocation, localFunction));
+    }
+
+    internal TensorProxy Access(string op, AccessKind kind, Envoy envoy) =>
+        Record(op, [], new ModuleAccess(envoy.Path, kind, RequireInvoker(envoy, op).Index, CurrentInvoker!.Step));
+
+    internal void Assign(AccessKind kind, Envoy envoy, TensorProxy value)
+    {
+        var op = kind == AccessKind.Output ? "output" : "input";
+        var invoker = RequireInvoker(envoy, op);
+        Record("set_" + op, [Argument(value), Array.Empty<long>()], new ModuleAccess(envoy.Path, kind, invoker.Index, invoker.Step));
+    }
+
+    internal TensorProxy CallModule(Envoy envoy, IReadOnlyList<object?> arguments)
+    {
+        var invoker = RequireInvoker(envoy, "Call");
+        if (!ModuleHooks.IsCallable(envoy.Module))
+        {
+            throw new TracingException($"{envoy.Label} is a {envoy.Module.GetType().Name} and cannot be called.");
+        }
+        return Record("call", [arguments.Select(Argument).ToList()], new ModuleAccess(envoy.Path, AccessKind.Output, invoker.Index, invoker.Step));
+    }
+
+    /// <summary>A graph argument for a value: a node reference for a proxy; tensors and numbers as constants.</summary>
+    internal object? Argument(object? value) => value switch
+    {
+        TensorProxy proxy when ReferenceEquals(proxy.Tracer, this) => new NodeRef(proxy.Node.Id),
+        TensorProxy => throw new TracingException("A proxy from another tracing context cannot be used in this one."),
+        Tensor tensor => tensor.alias().DetachFromDisposeScope(),
+        int number => (long)number,
+        float number => (double)number,
+        _ => value,
+    };
+
+    internal ValueShape ShapeOf(Node node) => (_shapes ??= new ShapeInference(Graph, Model, this)).Of(node);
+
+    /// <summary>The rows and padded length of the invocations tokenized so far, for shape rules.</summary>
+    internal (int Rows, int PaddedLength, IReadOnlyList<long> RealLengths) InvocationSizes(int invocation)
+    {
+        var rows = _invocations[invocation].Rows;
+        return (rows.Count, _invocations.SelectMany(item => item.Rows).Max(row => row.Ids.Count), [.. rows.Select(row => (long)row.RealLength)]);
+    }
+
+    private Invoker RequireInvoker(Envoy envoy, string what)
+    {
+        RequireRecording();
+        if (!ModuleHooks.IsCallable(envoy.Module) && what != "Call")
+        {
+            throw new TracingException($"{envoy.Label} is a {envoy.Module.GetType().Name}, which is never called itself; index it (for example [0]) first.");
+        }
+        return CurrentInvoker ?? throw new TracingException(
+            $"{LastLocation?.ToString() ?? ""}{(LastLocation is null ? "" : ": ")}{envoy.Label}.{what} was used outside an Invoke block; module values belong to an invocation.");
+    }
+
+    private void RequireRecording()
+    {
+        if (_state != TracerState.Recording)
+        {
+            throw new TracingException("This tracing context has already run; start a new one with model.Trace() or model.Generate().");
+        }
+    }
+
+    private void Execute()
+    {
+        if (_invocations.Count == 0)
+        {
+            _state = TracerState.Executed;
+            return;
+        }
+        _state = TracerState.Failed;
+        var result = GraphRunner.Run(Model, Graph, [.. _invocations.Select(invocation => invocation.Rows)], Generation, _enableGrad);
+        _output = result.Output;
+        _saved = result.Saved;
+        _state = TracerState.Executed;
+    }
+
+    private static void RunBody(Invoker invoker, Action body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        using (invoker)
+        {
+            body();
+        }
+    }
+}
