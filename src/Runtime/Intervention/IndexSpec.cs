@@ -76,7 +76,7 @@ public sealed record IndexSpec(IndexKind Kind, long? Start = null, long? Stop = 
     public override string ToString() => Kind switch
     {
         IndexKind.Single => $"{Start}",
-        IndexKind.Slice => $"{Start?.ToString() ?? ""}:{Stop?.ToString() ?? ""}" + (Step is { } step ? $":{step}" : ""),
+        IndexKind.Slice => $"{(Start is null or 0 ? "" : Start.ToString())}:{Stop?.ToString() ?? ""}" + (Step is { } step ? $":{step}" : ""),
         IndexKind.Ellipsis => "...",
         IndexKind.NewAxis => "None",
         IndexKind.Bool => Start == 1 ? "True" : "False",

@@ -455,7 +455,7 @@ internal sealed class Interleaver : IDisposable
     private object? Resolve(object? argument) => argument switch
     {
         NodeRef reference => _values[reference.Id],
-        IReadOnlyList<object?> list => list.Select(Resolve).ToList(),
+        List<object?> list => list.Select(Resolve).ToList(),
         _ => argument,
     };
 

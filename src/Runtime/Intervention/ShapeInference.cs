@@ -133,7 +133,7 @@ internal sealed class ShapeInference(InterventionGraph graph, NnSightModel model
     {
         NodeRef reference => Meta(Of(graph.Nodes[reference.Id])),
         Tensor tensor => empty(tensor.shape, tensor.dtype, device: META),
-        IReadOnlyList<object?> list => list.Select(MetaArgument).ToList(),
+        List<object?> list => list.Select(MetaArgument).ToList(),
         _ => argument,
     };
 

@@ -2,14 +2,14 @@ using NnSight.Models.Gpt2;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace NnSight.Models.Tests;
+namespace NnSight.TestSupport;
 
 /// <summary>
 /// Captures module outputs with plain TorchSharp forward hooks, keyed as the reference fixtures key them
 /// (<c>path</c> for a tensor output, <c>path.0</c> and <c>path.present.key</c> for tuple elements), one list entry per call.
 /// Captured tensors are copies the capture owns.
 /// </summary>
-internal sealed class ModuleOutputs : IDisposable
+public sealed class ModuleOutputs : IDisposable
 {
     private readonly List<Action> _removers = [];
     private readonly Dictionary<string, List<Tensor>> _captured = new(StringComparer.Ordinal);

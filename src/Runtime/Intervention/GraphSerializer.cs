@@ -1,0 +1,343 @@
+using System.Globalization;
+using System.Text.Json;
+using static TorchSharp.torch;
+
+namespace NnSight.Intervention;
+
+/// <summary>
+/// The versioned JSON form of an intervention graph: nodes with op names, module accesses and arguments, where
+/// arguments are node references or typed constants (tensors as dtype, shape and base64 little-endian data). Reading
+/// checks the version, every op against the registry, and that nodes only reference earlier nodes (so a graph cannot
+/// contain a cycle). Local code (<c>Apply</c>) cannot be written.
+/// </summary>
+public static class GraphSerializer
+{
+    /// <summary>The value of the <c>format</c> field.</summary>
+    public const string FormatName = "nnsight-graph";
+
+    /// <summary>Writes <paramref name="graph"/> as JSON.</summary>
+    /// <exception cref="GraphFormatException">The graph runs local code.</exception>
+    public static string Serialize(InterventionGraph graph)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("format", FormatName);
+            writer.WriteNumber("version", InterventionGraph.FormatVersion);
+            writer.WriteStartArray("nodes");
+            foreach (var node in graph.Nodes)
+            {
+                WriteNode(writer, node);
+            }
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>Reads a graph written by <see cref="Serialize"/>.</summary>
+    /// <exception cref="GraphFormatException">The text is not a valid graph of this version.</exception>
+    public static InterventionGraph Deserialize(string json)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 64 });
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("format", out var format) || format.GetString() != FormatName)
+            {
+                throw new GraphFormatException($"This is not an intervention graph (the \"format\" field must be \"{FormatName}\").");
+            }
+            var version = root.GetProperty("version").GetInt32();
+            if (version != InterventionGraph.FormatVersion)
+            {
+                throw new GraphFormatException($"The graph is format version {version}; this runtime reads version {InterventionGraph.FormatVersion}.");
+            }
+            var graph = new InterventionGraph();
+            foreach (var element in root.GetProperty("nodes").EnumerateArray())
+            {
+                ReadNode(graph, element);
+            }
+            return graph;
+        }
+        catch (Exception error) when (error is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or OverflowException)
+        {
+            throw new GraphFormatException($"The graph JSON is malformed: {error.Message}", error);
+        }
+    }
+
+    private static void WriteNode(Utf8JsonWriter writer, Node node)
+    {
+        if (node.LocalFunction is not null)
+        {
+            throw new GraphFormatException(
+                $"{(node.Source is null ? "" : $"{node.Source}: ")}node {node.Id} runs local code (Apply), which cannot be serialized or run remotely.");
+        }
+        writer.WriteStartObject();
+        writer.WriteNumber("id", node.Id);
+        writer.WriteString("op", node.Op);
+        if (node.Access is { } access)
+        {
+            writer.WriteStartObject("access");
+            writer.WriteString("path", access.Path);
+            writer.WriteString("kind", access.Kind.ToString().ToLowerInvariant());
+            writer.WriteNumber("invocation", access.Invocation);
+            writer.WriteNumber("call", access.Call);
+            writer.WriteEndObject();
+        }
+        writer.WriteStartArray("args");
+        foreach (var argument in node.Args)
+        {
+            WriteArgument(writer, argument);
+        }
+        writer.WriteEndArray();
+        if (node.Saved)
+        {
+            writer.WriteBoolean("saved", true);
+        }
+        if (node.Source is { } source)
+        {
+            writer.WriteStartObject("source");
+            writer.WriteString("file", Path.GetFileName(source.File));
+            writer.WriteNumber("line", source.Line);
+            writer.WriteEndObject();
+        }
+        writer.WriteEndObject();
+    }
+
+    private static void WriteArgument(Utf8JsonWriter writer, object? argument)
+    {
+        if (argument is null)
+        {
+            writer.WriteNullValue();
+            return;
+        }
+        if (argument is bool flag)
+        {
+            writer.WriteBooleanValue(flag);
+            return;
+        }
+        writer.WriteStartObject();
+        switch (argument)
+        {
+            case NodeRef reference:
+                writer.WriteNumber("node", reference.Id);
+                break;
+            case long number:
+                writer.WriteNumber("int", number);
+                break;
+            case double number when double.IsFinite(number):
+                writer.WriteNumber("float", number);
+                break;
+            case double number:
+                writer.WriteString("float", number.ToString(CultureInfo.InvariantCulture));
+                break;
+            case string text:
+                writer.WriteString("str", text);
+                break;
+            case long[] numbers:
+                writer.WriteStartArray("ints");
+                Array.ForEach(numbers, writer.WriteNumberValue);
+                writer.WriteEndArray();
+                break;
+            case ScalarType dtype:
+                writer.WriteString("dtype", dtype.ToString());
+                break;
+            case IndexSpec[] indices:
+                writer.WriteStartArray("index");
+                foreach (var index in indices)
+                {
+                    WriteIndex(writer, index);
+                }
+                writer.WriteEndArray();
+                break;
+            case TokenSelector selector:
+                writer.WriteStartObject("token");
+                if (selector.Index is { } single)
+                {
+                    WriteIndexValue(writer, "index", single);
+                }
+                else
+                {
+                    WriteIndexValue(writer, "start", selector.Range!.Value.Start);
+                    WriteIndexValue(writer, "end", selector.Range!.Value.End);
+                }
+                writer.WriteEndObject();
+                break;
+            case Tensor tensor:
+                writer.WritePropertyName("tensor");
+                WriteTensor(writer, tensor);
+                break;
+            case IReadOnlyList<object?> list:
+                writer.WriteStartArray("list");
+                foreach (var item in list)
+                {
+                    WriteArgument(writer, item);
+                }
+                writer.WriteEndArray();
+                break;
+            default:
+                throw new GraphFormatException($"A constant of type {argument.GetType().Name} cannot be serialized.");
+        }
+        writer.WriteEndObject();
+    }
+
+    private static void WriteIndex(Utf8JsonWriter writer, IndexSpec index)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("kind", index.Kind.ToString().ToLowerInvariant());
+        WriteOptional(writer, "start", index.Start);
+        WriteOptional(writer, "stop", index.Stop);
+        WriteOptional(writer, "step", index.Step);
+        if (index.Values is { } values)
+        {
+            writer.WritePropertyName("tensor");
+            WriteTensor(writer, values);
+        }
+        writer.WriteEndObject();
+    }
+
+    private static void WriteOptional(Utf8JsonWriter writer, string name, long? value)
+    {
+        if (value is { } number)
+        {
+            writer.WriteNumber(name, number);
+        }
+    }
+
+    private static void WriteIndexValue(Utf8JsonWriter writer, string name, Index index)
+    {
+        writer.WriteStartObject(name);
+        writer.WriteNumber("value", index.Value);
+        writer.WriteBoolean("fromEnd", index.IsFromEnd);
+        writer.WriteEndObject();
+    }
+
+    private static void WriteTensor(Utf8JsonWriter writer, Tensor tensor)
+    {
+        using var host = tensor.detach().cpu().contiguous();
+        writer.WriteStartObject();
+        writer.WriteString("dtype", host.dtype.ToString());
+        writer.WriteStartArray("shape");
+        Array.ForEach(host.shape, writer.WriteNumberValue);
+        writer.WriteEndArray();
+        writer.WriteBase64String("data", host.numel() == 0 ? [] : host.bytes);
+        writer.WriteEndObject();
+    }
+
+    private static void ReadNode(InterventionGraph graph, JsonElement element)
+    {
+        var id = element.GetProperty("id").GetInt32();
+        if (id != graph.Nodes.Count)
+        {
+            throw new GraphFormatException($"Node ids must count up from 0 in order; found {id} at position {graph.Nodes.Count}.");
+        }
+        var op = element.GetProperty("op").GetString()!;
+        if (!OpRegistry.Ops.TryGetValue(op, out var definition))
+        {
+            throw new GraphFormatException($"Node {id}: \"{op}\" is not an op of the registry.");
+        }
+        if (definition.Kind == OpKind.Local)
+        {
+            throw new GraphFormatException($"Node {id}: \"{op}\" runs local code and is refused in a serialized graph.");
+        }
+        ModuleAccess? access = null;
+        if (element.TryGetProperty("access", out var accessElement))
+        {
+            access = new ModuleAccess(
+                accessElement.GetProperty("path").GetString()!,
+                Enum.Parse<AccessKind>(accessElement.GetProperty("kind").GetString()!, ignoreCase: true),
+                NonNegative(accessElement.GetProperty("invocation").GetInt32(), id, "invocation"),
+                NonNegative(accessElement.GetProperty("call").GetInt32(), id, "call"));
+        }
+        if (access is null && definition.Kind is OpKind.Getter or OpKind.Setter or OpKind.ModuleCall)
+        {
+            throw new GraphFormatException($"Node {id}: \"{op}\" needs a module access.");
+        }
+        var args = element.GetProperty("args").EnumerateArray().Select(argument => ReadArgument(argument, id)).ToList();
+        SourceLocation? source = element.TryGetProperty("source", out var sourceElement)
+            ? new SourceLocation(sourceElement.GetProperty("file").GetString()!, sourceElement.GetProperty("line").GetInt32())
+            : null;
+        var node = graph.Add(op, args, access, source);
+        node.Saved = element.TryGetProperty("saved", out var saved) && saved.GetBoolean();
+    }
+
+    private static int NonNegative(int value, int id, string name) =>
+        value >= 0 ? value : throw new GraphFormatException($"Node {id}: {name} must not be negative.");
+
+    private static object? ReadArgument(JsonElement element, int id)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Null:
+                return null;
+            case JsonValueKind.True or JsonValueKind.False:
+                return element.GetBoolean();
+            case JsonValueKind.Object:
+                break;
+            default:
+                throw new GraphFormatException($"Node {id}: an argument must be null, a boolean or an object, not {element.ValueKind}.");
+        }
+        var property = element.EnumerateObject().Single();
+        var value = property.Value;
+        return property.Name switch
+        {
+            "node" => value.GetInt32() is var reference && reference >= 0 && reference < id
+                ? new NodeRef(reference)
+                : throw new GraphFormatException($"Node {id} references node {value.GetInt32()}; nodes may only reference earlier nodes."),
+            "int" => value.GetInt64(),
+            "float" => value.ValueKind == JsonValueKind.String ? double.Parse(value.GetString()!, CultureInfo.InvariantCulture) : value.GetDouble(),
+            "str" => value.GetString(),
+            "ints" => value.EnumerateArray().Select(item => item.GetInt64()).ToArray(),
+            "dtype" => Enum.Parse<ScalarType>(value.GetString()!),
+            "index" => value.EnumerateArray().Select(ReadIndex).ToArray(),
+            "token" => value.TryGetProperty("index", out var single)
+                ? new TokenSelector(ReadIndexValue(single), null)
+                : new TokenSelector(null, new Range(ReadIndexValue(value.GetProperty("start")), ReadIndexValue(value.GetProperty("end")))),
+            "tensor" => ReadTensor(value),
+            "list" => value.EnumerateArray().Select(item => ReadArgument(item, id)).ToList(),
+            _ => throw new GraphFormatException($"Node {id}: unknown argument type \"{property.Name}\"."),
+        };
+    }
+
+    private static IndexSpec ReadIndex(JsonElement element) => new(
+        Enum.Parse<IndexKind>(element.GetProperty("kind").GetString()!, ignoreCase: true),
+        Optional(element, "start"),
+        Optional(element, "stop"),
+        Optional(element, "step"),
+        element.TryGetProperty("tensor", out var tensor) ? ReadTensor(tensor) : null);
+
+    private static long? Optional(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) ? value.GetInt64() : null;
+
+    private static Index ReadIndexValue(JsonElement element) =>
+        new(element.GetProperty("value").GetInt32(), element.GetProperty("fromEnd").GetBoolean());
+
+    private static Tensor ReadTensor(JsonElement element)
+    {
+        var dtype = Enum.Parse<ScalarType>(element.GetProperty("dtype").GetString()!);
+        var shape = element.GetProperty("shape").EnumerateArray().Select(size => size.GetInt64()).ToArray();
+        var data = element.GetProperty("data").GetBytesFromBase64();
+        if (shape.Any(size => size < 0))
+        {
+            throw new GraphFormatException($"A tensor constant has a negative size in {Shapes.Format(shape)}.");
+        }
+        long elementSize;
+        using (var probe = empty(0, dtype))
+        {
+            elementSize = probe.ElementSize;
+        }
+        var expected = checked(shape.Aggregate(1L, (product, size) => product * size) * elementSize);
+        if (expected != data.Length)
+        {
+            throw new GraphFormatException($"A {dtype} tensor constant of shape {Shapes.Format(shape)} needs {expected} bytes; {data.Length} were sent.");
+        }
+        var tensor = empty(shape, dtype);
+        if (data.Length > 0)
+        {
+            data.CopyTo(tensor.bytes);
+        }
+        return tensor.DetachFromDisposeScope();
+    }
+}
