@@ -83,8 +83,7 @@ internal sealed class Interleaver : IDisposable
             var access = unreached.Access!;
             var calls = (access.Kind == AccessKind.Output ? _outputCalls : _inputCalls).GetValueOrDefault(access.Path);
             throw new ModuleNotCalledException(
-                $"{Where(unreached)}{Label(access.Path)} was never reached at step {access.Call} (call {access.Call + 1}) in invocation " +
-                $"{access.Invocation}: the module ran {calls} time(s) in this run" +
+                $"{Where(unreached)}{access} in invocation {access.Invocation} was never reached: {Label(access.Path)} ran {calls} time(s) in this run" +
                 (access.Call > 0 ? "; there are fewer forward passes than Next() calls." : "."));
         }
     }

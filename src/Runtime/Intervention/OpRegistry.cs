@@ -81,7 +81,7 @@ public static class OpRegistry
         yield return Binary("le", (a, b) => a.le(b), (a, s) => a.le(s), (s, b) => b.ge(s));
         yield return Function("maximum", a => T(a, 0).maximum(T(a, 1)));
         yield return Function("minimum", a => T(a, 0).minimum(T(a, 1)));
-        yield return Function("matmul", a => T(a, 0).matmul(T(a, 1)));
+        yield return Function("matmul", a => CheckedMatmul(T(a, 0), T(a, 1)));
         yield return Function("where", a => where(T(a, 0), T(a, 1), T(a, 2)));
         yield return Function("masked_fill", a => T(a, 0).masked_fill(T(a, 1), S(a, 2)));
 
@@ -130,6 +130,23 @@ public static class OpRegistry
         yield return Function("index", a => T(a, 0).index(Indices(a, 1)), isView: true);
         yield return Function("cat", a => cat(Tensors(a, 0), L(a, 1)));
         yield return Function("stack", a => stack(Tensors(a, 0), L(a, 1)));
+    }
+
+    /// <summary>
+    /// TorchSharp 0.107's matmul lets libtorch's shape error escape as a C++ exception, which terminates the process; the
+    /// shapes are checked here first, by libtorch's rules.
+    /// </summary>
+    private static Tensor CheckedMatmul(Tensor left, Tensor right)
+    {
+        var (a, b) = (left.shape, right.shape);
+        var inner = a.Length == 0 || b.Length == 0 ? -1 : a[^1];
+        var other = b.Length switch { 0 => -2, 1 => b[0], _ => b[^2] };
+        var batchesBroadcast = a.Length <= 2 || b.Length <= 2 || a[..^2].Reverse().Zip(b[..^2].Reverse()).All(pair => pair.First == pair.Second || pair.First == 1 || pair.Second == 1);
+        if (inner != other || !batchesBroadcast)
+        {
+            throw new ArgumentException($"matmul cannot multiply shapes {Shapes.Format(a)} and {Shapes.Format(b)}.");
+        }
+        return left.matmul(right);
     }
 
     private static OpDefinition Function(string name, Func<object?[], object?> run, bool isView = false) =>
