@@ -380,7 +380,7 @@ internal sealed class Interleaver : IDisposable
         }
         catch (Exception error) when (error is not NnSightException)
         {
-            throw new InterventionException($"{Where(node)}{Describe(node)} failed: {error.Message}", error);
+            throw new InterventionException($"{Where(node)}{Describe(node)} failed: {FirstLine(error.Message)}", error);
         }
     }
 

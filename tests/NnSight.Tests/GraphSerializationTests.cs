@@ -1,0 +1,104 @@
+using NnSight.Intervention;
+using NnSight.Models;
+using NnSight.TestSupport;
+using static TorchSharp.torch;
+
+namespace NnSight.Tests;
+
+public sealed class GraphSerializationTests(TinyGpt2Fixture fixture) : IClassFixture<TinyGpt2Fixture>
+{
+    private static readonly ReferenceIndex Reference = ReferenceIndex.Gpt2;
+    private readonly LanguageModel _model = fixture.Model;
+
+    [Fact]
+    public void A_serialized_then_deserialized_graph_gives_identical_results()
+    {
+        manual_seed(5);
+        using var noise = randn(1, 14, 64) * 0.01;
+        var saved = new List<TensorProxy>();
+        var tracer = _model.Trace();
+        using (tracer)
+        {
+            TensorProxy clean;
+            using (tracer.Invoke(Reference.Prompts["ioi_clean"].Text))
+            {
+                clean = _model.Envoy("transformer.h")[2].Output[0];
+                saved.Add(clean.Token[^1].Save());
+            }
+            using (tracer.Invoke(Reference.Prompts["ioi_corrupt"].Text))
+            {
+                _model.Envoy("transformer.h")[2].Output[0][.., 13] = clean[.., 13];
+                _model.Envoy("transformer.h")[1].Output[0] = _model.Envoy("transformer.h")[1].Output[0] + noise;
+                var logits = _model.Envoy("lm_head").Output;
+                saved.Add(logits[.., ^1].Save());
+                var (values, indices) = logits.softmax(-1).topk(3);
+                saved.Add(values.Save());
+                saved.Add(indices.Save());
+                saved.Add(_model.Envoy("lm_head").Call(_model.Envoy("transformer.ln_f").Call(_model.Envoy("transformer.h")[^1].Output[0])).mean(1).Save());
+            }
+        }
+
+        var json = GraphSerializer.Serialize(tracer.Graph);
+        var graph = GraphSerializer.Deserialize(json);
+        Assert.Equal(json, GraphSerializer.Serialize(graph));
+        var rows = tracer.Inputs.Select(input => (IReadOnlyList<TokenRow>)((InvocationInput.Text)input).Prompts
+            .Select(prompt => new TokenRow([.. _model.RequireTokenizer().Encode(prompt).Select(id => (long)id)])).ToList()).ToList();
+        var result = GraphRunner.Run(_model, graph, rows, generation: null);
+
+        Assert.Equal(saved.Count, result.Saved.Count);
+        foreach (var proxy in saved)
+        {
+            TensorAssert.Close(proxy.Value, result.Saved[proxy.Node.Id], 0, 0, proxy.Describe());
+        }
+        TensorAssert.Close(tracer.Output, result.Output, 0, 0, "output");
+    }
+
+    [Fact]
+    public void The_json_names_ops_accesses_and_encoded_constants()
+    {
+        using var tracer = _model.Trace();
+        using (tracer.Invoke(Reference.Prompts["eiffel"].Text))
+        {
+            var hidden = _model.Envoy("transformer.h")[^1].Output[0];
+            (hidden[.., ..2] * 2.5 + tensor(new float[] { 1, 2 }).unsqueeze(1)).Save();
+        }
+
+        var json = GraphSerializer.Serialize(tracer.Graph);
+
+        Assert.StartsWith("""{"format":"nnsight-graph","version":1,"nodes":[{"id":0,"op":"output","access":{"path":"transformer.h.3","kind":"output","invocation":0,"call":0},"args":[]""", json, StringComparison.Ordinal);
+        Assert.Contains("""op":"index","args":[{"node":1},{"index":[{"kind":"slice","start":0},{"kind":"slice","start":0,"stop":2}]}]""", json, StringComparison.Ordinal);
+        Assert.Contains("""op":"mul","args":[{"node":2},{"float":2.5}]""", json, StringComparison.Ordinal);
+        Assert.Contains("""{"tensor":{"dtype":"Float32","shape":[2,1],"data":"AACAPwAAAEA="}}""", json, StringComparison.Ordinal);
+        Assert.Contains("""saved":true""", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Local_code_cannot_be_serialized()
+    {
+        using var tracer = _model.Trace();
+        using (tracer.Invoke(Reference.Prompts["eiffel"].Text))
+        {
+            _model.Envoy("lm_head").Output.Apply(logits => logits * 2).Save();
+        }
+
+        var error = Assert.Throws<GraphFormatException>(() => GraphSerializer.Serialize(tracer.Graph));
+
+        Assert.Contains("runs local code (Apply)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"format":"nnsight-graph","version":2,"nodes":[]}""", "format version 2; this runtime reads version 1")]
+    [InlineData("""{"format":"nnsight-graph","version":1,"nodes":[{"id":0,"op":"system","args":[]}]}""", "\"system\" is not an op of the registry")]
+    [InlineData("""{"format":"nnsight-graph","version":1,"nodes":[{"id":0,"op":"apply","args":[]}]}""", "runs local code and is refused")]
+    [InlineData("""{"format":"nnsight-graph","version":1,"nodes":[{"id":0,"op":"neg","args":[{"node":0}]}]}""", "nodes may only reference earlier nodes")]
+    [InlineData("""{"format":"nnsight-graph","version":1,"nodes":[{"id":0,"op":"output","args":[]}]}""", "needs a module access")]
+    [InlineData("""{"format":"nnsight-graph","version":1,"nodes":[{"id":0,"op":"neg","args":[{"tensor":{"dtype":"Float32","shape":[1000000000],"data":""}}]}]}""", "needs 4000000000 bytes; 0 were sent")]
+    [InlineData("""{"format":"nnsight-graph","version":1,"nodes":[""", "malformed")]
+    [InlineData("""{"nodes":[]}""", "not an intervention graph")]
+    public void Malformed_graphs_are_refused_with_a_clear_message(string json, string expected)
+    {
+        var error = Assert.Throws<GraphFormatException>(() => GraphSerializer.Deserialize(json));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+}
