@@ -65,7 +65,7 @@ public class Envoy
             _model.ActiveTracer?.Locate(file, line);
             if (!IsList)
             {
-                throw new InvalidOperationException($"{Label} is a {Module.GetType().Name}, not a module list; it cannot be indexed.");
+                throw new InvalidOperationException($"{Label} is a {ModuleTreePrinter.TypeName(Module)}, not a module list; it cannot be indexed.");
             }
             var position = index.GetOffset(Count);
             if (position < 0 || position >= Count)

@@ -56,7 +56,8 @@ public static class ModuleTreePrinter
     private static bool IsList(nn.Module module) =>
         module.GetType().IsGenericType && module.GetType().GetGenericTypeDefinition() == typeof(ModuleList<>);
 
-    private static string TypeName(nn.Module module)
+    /// <summary>The module's class name without generic arity (<c>ModuleList</c>).</summary>
+    internal static string TypeName(nn.Module module)
     {
         var name = module.GetType().Name;
         var arity = name.IndexOf('`', StringComparison.Ordinal);

@@ -181,7 +181,7 @@ public class Tracer : IDisposable
         var invoker = RequireInvoker(envoy, "Call");
         if (!ModuleHooks.IsCallable(envoy.Module))
         {
-            throw new TracingException($"{envoy.Label} is a {envoy.Module.GetType().Name} and cannot be called.");
+            throw new TracingException($"{envoy.Label} is a {ModuleTreePrinter.TypeName(envoy.Module)} and cannot be called.");
         }
         return Record("call", [arguments.Select(Argument).ToList()], new ModuleAccess(envoy.Path, AccessKind.Output, invoker.Index, invoker.Step));
     }
@@ -211,7 +211,7 @@ public class Tracer : IDisposable
         RequireRecording();
         if (!ModuleHooks.IsCallable(envoy.Module) && what != "Call")
         {
-            throw new TracingException($"{envoy.Label} is a {envoy.Module.GetType().Name}, which is never called itself; index it (for example [0]) first.");
+            throw new TracingException($"{envoy.Label} is a {ModuleTreePrinter.TypeName(envoy.Module)}, which is never called itself; index it (for example [0]) first.");
         }
         return CurrentInvoker ?? throw new TracingException(
             $"{LastLocation?.ToString() ?? ""}{(LastLocation is null ? "" : ": ")}{envoy.Label}.{what} was used outside an Invoke block; module values belong to an invocation.");
