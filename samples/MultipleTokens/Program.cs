@@ -1,0 +1,30 @@
+using NnSight;
+using NnSight.Models;
+using NnSight.Samples;
+using TorchSharp;
+
+// DESIGN §1.4: Next() moves the accesses that follow to the module's next forward pass (the next generated token).
+using var model = LanguageModel.FromPretrained(BundledModel.Folder(args), device: "cpu");
+
+var steps = new List<TensorProxy>();
+var gen = model.Generate(maxNewTokens: 3);
+using (gen)
+using (var invoker = gen.Invoke("The Eiffel Tower is in the city of"))
+{
+    for (var step = 0; step < 3; step++)
+    {
+        steps.Add(model.Envoy("transformer.h")[^1].Output[0].Save());
+        if (step < 2)
+        {
+            invoker.Next();
+        }
+    }
+}
+
+using var tokens = gen.Output;
+Console.WriteLine($"Generated: {model.RequireTokenizer().Decode(tokens[0])}");
+for (var step = 0; step < steps.Count; step++)
+{
+    Console.WriteLine($"Step {step}: transformer.h[-1].output[0] has shape [{string.Join(", ", steps[step].Value.shape)}]");
+    steps[step].Value.print();
+}

@@ -1,0 +1,22 @@
+using NnSight;
+using NnSight.Models;
+using NnSight.Samples;
+using TorchSharp;
+
+// DESIGN §1.2: operations on proxies keep TorchSharp's names and run during the forward pass.
+using var model = LanguageModel.FromPretrained(BundledModel.Folder(args), device: "cpu");
+
+TensorProxy pre, sum, edited;
+using (var tracer = model.Trace())
+using (tracer.Invoke("The Eiffel Tower is in the city of"))
+{
+    pre = model.Envoy("transformer.h")[^1].Output[0].Save();
+    sum = pre.sum().Save();
+    edited = (pre + sum).Save();
+}
+
+Console.WriteLine("Hidden state:");
+pre.Value.print();
+Console.WriteLine($"Its sum: {sum.Value.item<float>()}");
+Console.WriteLine("Hidden state + sum:");
+edited.Value.print();

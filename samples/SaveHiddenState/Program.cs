@@ -1,0 +1,23 @@
+using NnSight;
+using NnSight.Models;
+using NnSight.Samples;
+using TorchSharp;
+
+// DESIGN §1.1: save a hidden state while generating. Nothing runs inside the blocks; disposing the context runs the model.
+using var model = LanguageModel.FromPretrained(BundledModel.Folder(args), device: "cpu");
+Console.WriteLine(model);
+
+var generator = model.Generate(maxNewTokens: 1);
+TensorProxy hidden;
+using (generator)
+{
+    using (generator.Invoke("The Eiffel Tower is in the city of"))
+    {
+        hidden = model.Envoy("transformer.h")[^1].Output[0].Save();
+    }
+}
+
+using var tokens = generator.Output;
+Console.WriteLine($"Tokens: {model.RequireTokenizer().Decode(tokens[0])}");
+Console.WriteLine("transformer.h[-1].output[0]:");
+hidden.Value.print();

@@ -1,0 +1,39 @@
+namespace NnSight.Samples;
+
+/// <summary>Finds the model folder a sample runs on: the first argument, or the bundled tiny GPT-2.</summary>
+internal static class BundledModel
+{
+    /// <summary>The folder to load, announcing the bundled model's nature when it is the one used.</summary>
+    public static string Folder(string[] args)
+    {
+        if (args.Length > 0)
+        {
+            return args[0];
+        }
+        var folder = Find("tiny-gpt2");
+        Console.WriteLine($"""
+            Using {folder}: a 4-layer GPT-2 with random weights and the real GPT-2 vocabulary, bundled so the sample runs
+            offline. The mechanics are real; the words and numbers are not those of the original nnsight README. To run it
+            on a real GPT-2, pass a HuggingFace folder (config.json, generation_config.json, model.safetensors):
+                dotnet run --project samples/<Sample> -- path/to/gpt2
+
+            """);
+        return folder;
+    }
+
+    private static string Find(string name)
+    {
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            for (var folder = new DirectoryInfo(start); folder is not null; folder = folder.Parent)
+            {
+                var candidate = Path.Combine(folder.FullName, "models", name);
+                if (Directory.Exists(candidate))
+                {
+                    return Path.GetRelativePath(Environment.CurrentDirectory, candidate);
+                }
+            }
+        }
+        throw new DirectoryNotFoundException($"models/{name} was not found above {Environment.CurrentDirectory}; pass a model folder.");
+    }
+}
