@@ -5,6 +5,6 @@ using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
 // In-process: the benchmarks load libtorch once, as the library's users do, and need no second build.
 var config = DefaultConfig.Instance
-    .AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance))
+    .AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithIterationCount(40).WithWarmupCount(5))
     .WithOptions(ConfigOptions.DisableOptimizationsValidator);
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);

@@ -28,6 +28,8 @@ internal sealed class Interleaver : IDisposable
     private readonly int[] _remainingUses;
     private readonly ModuleAccess?[] _home;
     private readonly List<int> _pending;
+    private readonly OpDefinition[] _ops;
+    private readonly int[][] _dependencies;
     private readonly Dictionary<string, int> _outputCalls = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _inputCalls = new(StringComparer.Ordinal);
     private readonly Dictionary<int, Tensor> _saved = [];
@@ -45,9 +47,11 @@ internal sealed class Interleaver : IDisposable
         _remainingUses = new int[count];
         _home = new ModuleAccess?[count];
         _pending = [.. Enumerable.Range(0, count)];
+        _ops = [.. graph.Nodes.Select(node => OpRegistry.Get(node.Op))];
+        _dependencies = [.. graph.Nodes.Select(node => node.Dependencies.Distinct().ToArray())];
         foreach (var node in graph.Nodes)
         {
-            foreach (var dependency in node.Dependencies.Distinct())
+            foreach (var dependency in _dependencies[node.Id])
             {
                 _remainingUses[dependency]++;
             }
@@ -163,14 +167,19 @@ internal sealed class Interleaver : IDisposable
         do
         {
             progress = false;
-            var blockedInvocations = new HashSet<int>();
-            foreach (var id in _pending.ToArray())
+            HashSet<int>? blockedInvocations = null;
+            for (var position = 0; position < _pending.Count; position++)
             {
+                var id = _pending[position];
+                if (_done[id])
+                {
+                    continue;
+                }
                 var node = _graph.Nodes[id];
-                var op = OpRegistry.Get(node.Op);
+                var op = _ops[id];
                 if (op.Kind is OpKind.Getter or OpKind.Setter)
                 {
-                    if (point is null || !point.Matches(node.Access!) || blockedInvocations.Contains(node.Access!.Invocation))
+                    if (point is null || !point.Matches(node.Access!) || blockedInvocations?.Contains(node.Access!.Invocation) == true)
                     {
                         continue;
                     }
@@ -185,7 +194,7 @@ internal sealed class Interleaver : IDisposable
                     }
                     else
                     {
-                        blockedInvocations.Add(node.Access!.Invocation);
+                        (blockedInvocations ??= []).Add(node.Access!.Invocation);
                         continue;
                     }
                     progress = true;
@@ -198,6 +207,7 @@ internal sealed class Interleaver : IDisposable
             }
         }
         while (progress);
+        _pending.RemoveAll(id => _done[id]);
 
         if (point is not null)
         {
@@ -242,7 +252,17 @@ internal sealed class Interleaver : IDisposable
         return null;
     }
 
-    private bool IsReady(Node node) => node.Dependencies.All(dependency => _done[dependency]);
+    private bool IsReady(Node node)
+    {
+        foreach (var dependency in _dependencies[node.Id])
+        {
+            if (!_done[dependency])
+            {
+                return false;
+            }
+        }
+        return true;
+    }
 
     private static bool IsAccess(Node node) => OpRegistry.Get(node.Op).Kind is OpKind.Getter or OpKind.Setter;
 
@@ -251,14 +271,13 @@ internal sealed class Interleaver : IDisposable
     private void Complete(int id, object? value)
     {
         _done[id] = true;
-        _pending.Remove(id);
         var node = _graph.Nodes[id];
         if (node.Saved)
         {
             _saved[id] = SaveCopy(node, value);
         }
         _values[id] = value;
-        foreach (var dependency in node.Dependencies.Distinct())
+        foreach (var dependency in _dependencies[id])
         {
             if (--_remainingUses[dependency] == 0)
             {
