@@ -15,7 +15,7 @@ public static class RepositoryPaths
     public static string Gpt2Reference => Path.Combine(Root, "tests", "fixtures", "reference");
 
     /// <summary>The real config.json files of published models.</summary>
-    public static string Configs => Path.Combine(Root, "tests", "fixtures", "configs");
+    public static string Configs => Path.Combine(Root, "tests", "NnSight.Generators.Tests", "Configs");
 
     private static string FindRoot()
     {

@@ -1,0 +1,65 @@
+using System.Collections.Immutable;
+using System.Text;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Text;
+
+namespace NnSight.Generators.Tests;
+
+/// <summary>Runs <see cref="LanguageModelGenerator"/> in memory on sources and AdditionalFiles.</summary>
+internal static class GeneratorHarness
+{
+    public const string ProjectDirectory = "/project/";
+
+    private static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest);
+
+    /// <summary>Every assembly the test process trusts (the framework, NnSight, NnSight.Models, TorchSharp).</summary>
+    public static ImmutableArray<MetadataReference> References { get; } =
+        [.. ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
+            .Where(path => path.EndsWith(".dll", StringComparison.Ordinal))
+            .Select(path => MetadataReference.CreateFromFile(path))];
+
+    public static CSharpCompilation Compilation(params string[] sources) =>
+        CSharpCompilation.Create("Sample",
+            sources.Select((source, index) => CSharpSyntaxTree.ParseText(source, ParseOptions, path: $"/project/Source{index}.cs")),
+            References,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+
+    public static GeneratorDriver Driver(params (string Path, string Text)[] files) =>
+        CSharpGeneratorDriver.Create(
+            [new LanguageModelGenerator().AsSourceGenerator()],
+            files.Select(file => (AdditionalText)new InMemoryText(file.Path, file.Text)),
+            ParseOptions,
+            new ProjectOptions(ProjectDirectory),
+            new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+
+    /// <summary>Runs the generator; returns the updated compilation and the generator's own diagnostics.</summary>
+    public static (Compilation Output, ImmutableArray<Diagnostic> Diagnostics, GeneratorDriverRunResult Run) Run(
+        string source, params (string Path, string Text)[] files)
+    {
+        var driver = Driver(files).RunGeneratorsAndUpdateCompilation(Compilation(source), out var output, out var diagnostics);
+        return (output, diagnostics, driver.GetRunResult());
+    }
+
+    private sealed class InMemoryText(string path, string text) : AdditionalText
+    {
+        public override string Path { get; } = path;
+
+        public override SourceText GetText(CancellationToken cancellationToken = default) => SourceText.From(text, Encoding.UTF8);
+    }
+
+    private sealed class ProjectOptions(string projectDirectory) : AnalyzerConfigOptionsProvider
+    {
+        public override AnalyzerConfigOptions GlobalOptions { get; } = new Options(new Dictionary<string, string> { ["build_property.ProjectDir"] = projectDirectory });
+
+        public override AnalyzerConfigOptions GetOptions(SyntaxTree tree) => new Options([]);
+
+        public override AnalyzerConfigOptions GetOptions(AdditionalText textFile) => new Options([]);
+
+        private sealed class Options(Dictionary<string, string> values) : AnalyzerConfigOptions
+        {
+            public override bool TryGetValue(string key, out string value) => values.TryGetValue(key, out value!);
+        }
+    }
+}
