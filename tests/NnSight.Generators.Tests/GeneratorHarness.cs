@@ -27,9 +27,12 @@ internal static class GeneratorHarness
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
     public static GeneratorDriver Driver(params (string Path, string Text)[] files) =>
+        Driver([.. files.Select(file => (AdditionalText)new InMemoryText(file.Path, file.Text))]);
+
+    public static GeneratorDriver Driver(params AdditionalText[] files) =>
         CSharpGeneratorDriver.Create(
             [new LanguageModelGenerator().AsSourceGenerator()],
-            files.Select(file => (AdditionalText)new InMemoryText(file.Path, file.Text)),
+            files,
             ParseOptions,
             new ProjectOptions(ProjectDirectory),
             new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
@@ -42,7 +45,8 @@ internal static class GeneratorHarness
         return (output, diagnostics, driver.GetRunResult());
     }
 
-    private sealed class InMemoryText(string path, string text) : AdditionalText
+    /// <summary>An AdditionalFiles item held in memory.</summary>
+    public sealed class InMemoryText(string path, string text) : AdditionalText
     {
         public override string Path { get; } = path;
 
