@@ -1,10 +1,9 @@
 using NnSight;
-using NnSight.Models;
 using NnSight.Samples;
 using static TorchSharp.torch;
 
 // DESIGN §1.8: activation patching in one batched pass, with TorchSharp's index syntax for reading and assignment.
-using var model = LanguageModel.FromPretrained(BundledModel.Folder(args), device: "cpu");
+using var model = Gpt2.FromPretrained(BundledModel.Folder(args), device: "cpu");
 var tokenizer = model.RequireTokenizer();
 long mary = tokenizer.Encode(" Mary")[0], john = tokenizer.Encode(" John")[0];
 
@@ -14,19 +13,23 @@ using (var tracer = model.Trace())
     TensorProxy clean;
     using (tracer.Invoke("When John and Mary went to the shops, John gave the bag to"))
     {
-        clean = model.Envoy("transformer.h")[2].Output[0];
+        clean = model.Transformer.H[2].Output[0];
     }
     using (tracer.Invoke("When John and Mary went to the shops, Mary gave the bag to"))
     {
-        corrupted = model.Envoy("lm_head").Output[.., ^1].Save();
+        corrupted = model.LmHead.Output[.., ^1].Save();
     }
     using (tracer.Invoke("When John and Mary went to the shops, Mary gave the bag to"))
     {
-        model.Envoy("transformer.h")[2].Output[0][.., 13] = clean[.., 13];
-        patched = model.Envoy("lm_head").Output[.., ^1].Save();
+        model.Transformer.H[2].Output[0][.., 13] = clean[.., 13];
+        patched = model.LmHead.Output[.., ^1].Save();
     }
 }
 
 double Difference(Tensor logits) => (logits[0, mary] - logits[0, john]).item<float>();
-Console.WriteLine($"logit(Mary) - logit(John), corrupted prompt:       {Difference(corrupted.Value):F4}");
-Console.WriteLine($"logit(Mary) - logit(John), with layer 2 patched: {Difference(patched.Value):F4}");
+Console.WriteLine($"logit(Mary) - logit(John), corrupted prompt:       {Difference(corrupted.Value):F6}");
+Console.WriteLine($"logit(Mary) - logit(John), with layer 2 patched: {Difference(patched.Value):F6}");
+
+// The typed module tree is generated at compile time from this config.json (an AdditionalFiles item of the project).
+[LanguageModel("models/tiny-gpt2/config.json")]
+public partial class Gpt2;

@@ -1,10 +1,9 @@
 using NnSight;
-using NnSight.Models;
 using NnSight.Samples;
 using TorchSharp;
 
 // DESIGN §1.5: Token[0] is this prompt's first real token and Token[^1] its last, whatever the left padding.
-using var model = LanguageModel.FromPretrained(BundledModel.Folder(args), device: "cpu");
+using var model = Gpt2.FromPretrained(BundledModel.Folder(args), device: "cpu");
 
 TensorProxy first, last;
 using (var tracer = model.Trace())
@@ -14,8 +13,8 @@ using (var tracer = model.Trace())
     }
     using (tracer.Invoke("The Eiffel Tower is in the city of"))
     {
-        first = model.Envoy("transformer.h")[^1].Output[0].Token[0].Save();
-        last = model.Envoy("transformer.h")[^1].Output[0].Token[^1].Save();
+        first = model.Transformer.H[^1].Output[0].Token[0].Save();
+        last = model.Transformer.H[^1].Output[0].Token[^1].Save();
     }
 }
 
@@ -24,3 +23,7 @@ Console.WriteLine("Hidden state at its first token (\"The\"):");
 first.Value.print();
 Console.WriteLine("Hidden state at its last token (\" of\"):");
 last.Value.print();
+
+// The typed module tree is generated at compile time from this config.json (an AdditionalFiles item of the project).
+[LanguageModel("models/tiny-gpt2/config.json")]
+public partial class Gpt2;

@@ -1,0 +1,13 @@
+namespace NnSight.EndToEnd.Tests;
+
+/// <summary>The bundled tiny GPT-2, typed.</summary>
+[LanguageModel("models/tiny-gpt2/config.json")]
+public partial class TinyGpt2;
+
+/// <summary>The published GPT-2 small, typed (no weights are bundled).</summary>
+[LanguageModel("models/gpt2/config.json")]
+public partial class Gpt2;
+
+/// <summary>The bundled tiny Llama, typed.</summary>
+[LanguageModel("models/tiny-llama/config.json")]
+public partial class TinyLlama;
