@@ -6,6 +6,7 @@ namespace NnSight.Generators;
 internal static class DiagnosticDescriptors
 {
     private const string GeneratorCategory = "NnSight.Generator";
+    private const string UsageCategory = "NnSight.Usage";
 
     public static readonly DiagnosticDescriptor ConfigNotFound = Generator(
         "NNS0001",
@@ -42,6 +43,42 @@ internal static class DiagnosticDescriptors
         "The generator failed",
         "Generating the typed model for '{0}' failed: {1}");
 
+    public static readonly DiagnosticDescriptor ModuleIndexOutOfRange = Usage(
+        "NNS0101",
+        "Module list index out of range",
+        "{0}",
+        DiagnosticSeverity.Error);
+
+    public static readonly DiagnosticDescriptor ValueReadInsideTrace = Usage(
+        "NNS0102",
+        "Value read inside the tracing context that produces it",
+        "'{0}.Value' is read inside the tracing context that produces it; the model runs when the outermost context is disposed, so read it after that using block",
+        DiagnosticSeverity.Error);
+
+    public static readonly DiagnosticDescriptor ValueNeverSaved = Usage(
+        "NNS0103",
+        "Value read on a proxy that is never saved",
+        "'{0}.Value' reads a proxy that is never saved; call .Save() on it inside the trace to keep its value",
+        DiagnosticSeverity.Error);
+
+    public static readonly DiagnosticDescriptor ModuleAccessOutsideInvoke = Usage(
+        "NNS0104",
+        "Module access outside an Invoke block",
+        "'{0}' is used inside a trace but outside any Invoke block; module values belong to an invocation, so move it into a using (tracer.Invoke(...)) block",
+        DiagnosticSeverity.Error);
+
+    public static readonly DiagnosticDescriptor TooManyNextCalls = Usage(
+        "NNS0105",
+        "Next() called more often than the run has forward passes",
+        "Next() is called {0} time(s) here, but {1}; accesses after it would never be reached",
+        DiagnosticSeverity.Error);
+
+    public static readonly DiagnosticDescriptor AccessOutOfForwardOrder = Usage(
+        "NNS0106",
+        "Module access out of forward order",
+        "'{0}' is set after '{1}' is read in the same invocation and step, but the forward pass computes {2} before {3}; a value can only be set from modules that run before it",
+        DiagnosticSeverity.Warning);
+
     /// <summary>Finds the descriptor of an id.</summary>
     public static DiagnosticDescriptor ById(string id) => id switch
     {
@@ -53,6 +90,9 @@ internal static class DiagnosticDescriptors
         "NNS0006" => NotTopLevelPartial,
         _ => GeneratorFailure,
     };
+
+    private static DiagnosticDescriptor Usage(string id, string title, string message, DiagnosticSeverity severity) =>
+        new(id, title, message, UsageCategory, severity, isEnabledByDefault: true, helpLinkUri: $"docs/diagnostics/{id}.md");
 
     private static DiagnosticDescriptor Generator(string id, string title, string message) =>
         new(id, title, message, GeneratorCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,

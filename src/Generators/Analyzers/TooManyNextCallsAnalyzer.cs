@@ -1,0 +1,137 @@
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace NnSight.Generators.Analyzers;
+
+/// <summary>
+/// NNS0105: <c>invoker.Next()</c> called more times than the run has forward passes: a generation of a constant
+/// <c>maxNewTokens</c> n has n passes (n − 1 calls of <c>Next()</c>), a trace has one. Calls inside loops with
+/// constant bounds count once per iteration; calls in other loops are not judged.
+/// </summary>
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public sealed class TooManyNextCallsAnalyzer : DiagnosticAnalyzer
+{
+    /// <inheritdoc />
+    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = [DiagnosticDescriptors.TooManyNextCalls];
+
+    /// <inheritdoc />
+    public override void Initialize(AnalysisContext context)
+    {
+        context.EnableConcurrentExecution();
+        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+        context.RegisterCompilationStartAction(start =>
+        {
+            if (NnSightTypes.From(start.Compilation) is { } types)
+            {
+                start.RegisterOperationAction(operation => Analyze(operation, types), OperationKind.Invocation);
+            }
+        });
+    }
+
+    private static void Analyze(OperationAnalysisContext context, NnSightTypes types)
+    {
+        var next = (IInvocationOperation)context.Operation;
+        if (next.TargetMethod.Name != "Next" || !NnSightTypes.Is(next.TargetMethod.ContainingType, types.Invoker)
+            || next.Instance is not ILocalReferenceOperation invoker || Passes(invoker.Local, next, types) is not { } passes)
+        {
+            return;
+        }
+        var calls = next.SemanticModel!.SyntaxTree.GetRoot(context.CancellationToken)
+            .DescendantNodes().OfType<InvocationExpressionSyntax>()
+            .Where(call => call.SpanStart <= next.Syntax.SpanStart)
+            .Select(call => next.SemanticModel.GetOperation(call, context.CancellationToken))
+            .OfType<IInvocationOperation>()
+            .Where(call => call.TargetMethod.Name == "Next" && call.Instance is ILocalReferenceOperation receiver
+                && SymbolEqualityComparer.Default.Equals(receiver.Local, invoker.Local))
+            .Select(call => Repetitions(call.Syntax, next.SemanticModel))
+            .ToList();
+        if (calls.Any(count => count is null))
+        {
+            return;
+        }
+        var total = calls.Sum(count => count!.Value);
+        var previous = total - Repetitions(next.Syntax, next.SemanticModel)!.Value;
+        if (total > passes.Count - 1 && previous <= passes.Count - 1)
+        {
+            context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.TooManyNextCalls, next.Syntax.GetLocation(),
+                total.ToString(System.Globalization.CultureInfo.InvariantCulture), passes.Explanation));
+        }
+    }
+
+    /// <summary>How many forward passes the run of <paramref name="invoker"/> has, when constant.</summary>
+    private static (int Count, string Explanation)? Passes(ILocalSymbol invoker, IOperation context, NnSightTypes types)
+    {
+        var model = context.SemanticModel!;
+        if (TracingScopes.Creation(Initializer(invoker), model, default) is not InvocationExpressionSyntax invoke
+            || model.GetOperation(invoke) is not IInvocationOperation { TargetMethod.Name: "Invoke" } invokeCall
+            || TracingScopes.Creation(invokeCall.Instance?.Syntax as ExpressionSyntax, model, default) is not { } tracer
+            || model.GetOperation(tracer) is not IInvocationOperation creation
+            || !NnSightTypes.Is(creation.TargetMethod.ContainingType, types.Model))
+        {
+            return null;
+        }
+        if (creation.TargetMethod.Name == "Trace")
+        {
+            return (1, "a trace runs one forward pass");
+        }
+        var argument = creation.Arguments.FirstOrDefault(item => item.Parameter?.Name == "maxNewTokens");
+        return argument?.Value.ConstantValue is { HasValue: true, Value: int tokens }
+            ? (tokens, $"maxNewTokens: {tokens} gives {tokens} forward pass(es), so at most {tokens - 1} Next() call(s)")
+            : null;
+    }
+
+    private static ExpressionSyntax? Initializer(ILocalSymbol local) =>
+        local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is VariableDeclaratorSyntax { Initializer.Value: var value } ? value : null;
+
+    /// <summary>
+    /// How many times a call certainly runs: 1 times the iterations of enclosing constant-bound for loops; 0 under a
+    /// condition (it may not run); null in other loops (unknown).
+    /// </summary>
+    private static int? Repetitions(SyntaxNode call, SemanticModel model)
+    {
+        var count = 1;
+        foreach (var ancestor in call.Ancestors())
+        {
+            switch (ancestor)
+            {
+                case ForStatementSyntax loop:
+                    if (Iterations(loop, model) is not { } iterations)
+                    {
+                        return null;
+                    }
+                    count *= iterations;
+                    break;
+                case IfStatementSyntax or SwitchSectionSyntax or ConditionalExpressionSyntax or CatchClauseSyntax:
+                    return 0;
+                case WhileStatementSyntax or DoStatementSyntax or ForEachStatementSyntax or AnonymousFunctionExpressionSyntax:
+                    return null;
+                case MemberDeclarationSyntax:
+                    return count;
+            }
+        }
+        return count;
+    }
+
+    private static int? Iterations(ForStatementSyntax loop, SemanticModel model)
+    {
+        if (loop.Declaration?.Variables.Count != 1
+            || loop.Declaration.Variables[0] is not { Initializer.Value: var start } variable
+            || model.GetConstantValue(start).Value is not int first
+            || loop.Condition is not BinaryExpressionSyntax { Left: IdentifierNameSyntax left } condition
+            || left.Identifier.ValueText != variable.Identifier.ValueText
+            || model.GetConstantValue(condition.Right).Value is not int bound)
+        {
+            return null;
+        }
+        return condition.Kind() switch
+        {
+            Microsoft.CodeAnalysis.CSharp.SyntaxKind.LessThanExpression => System.Math.Max(0, bound - first),
+            Microsoft.CodeAnalysis.CSharp.SyntaxKind.LessThanOrEqualExpression => System.Math.Max(0, bound - first + 1),
+            _ => null,
+        };
+    }
+}
