@@ -82,9 +82,9 @@ public sealed class AccessOutOfForwardOrderAnalyzer : DiagnosticAnalyzer
         {
             case UsingStatementSyntax usingStatement when IsInvoker(usingStatement.Declaration?.Variables.LastOrDefault()?.Initializer?.Value ?? usingStatement.Expression, model, types, token):
                 return (usingStatement.Statement.DescendantNodesAndSelf(), true);
-            case LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.UsingKeyword, Parent: BlockSyntax block } declaration
+            case LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.UsingKeyword } declaration
                 when IsInvoker(declaration.Declaration.Variables.LastOrDefault()?.Initializer?.Value, model, types, token):
-                return (block.Statements.SkipWhile(statement => statement != declaration).Skip(1).SelectMany(statement => statement.DescendantNodesAndSelf()), true);
+                return (Following(declaration).SelectMany(statement => statement.DescendantNodesAndSelf()), true);
             case ParenthesizedLambdaExpressionSyntax { Parent: ArgumentSyntax { Parent.Parent: InvocationExpressionSyntax invocation } } lambda
                 when model.GetSymbolInfo(invocation, token).Symbol is IMethodSymbol { Name: "Invoke" } method && NnSightTypes.Is(method.ContainingType, types.Tracer):
                 return (lambda.Body.DescendantNodesAndSelf(), true);
@@ -92,6 +92,15 @@ public sealed class AccessOutOfForwardOrderAnalyzer : DiagnosticAnalyzer
                 return null;
         }
     }
+
+    /// <summary>The statements after <paramref name="declaration"/> in its block or top-level program.</summary>
+    private static IEnumerable<StatementSyntax> Following(StatementSyntax declaration) => declaration.Parent switch
+    {
+        BlockSyntax block => block.Statements.SkipWhile(statement => statement != declaration).Skip(1),
+        GlobalStatementSyntax { Parent: CompilationUnitSyntax program } => program.Members.OfType<GlobalStatementSyntax>()
+            .Select(member => member.Statement).SkipWhile(statement => statement != declaration).Skip(1),
+        _ => Enumerable.Empty<StatementSyntax>(),
+    };
 
     private static bool IsInvoker(ExpressionSyntax? resource, SemanticModel model, NnSightTypes types, System.Threading.CancellationToken token) =>
         resource is not null && NnSightTypes.Is(model.GetTypeInfo(resource, token).Type, types.Invoker);

@@ -39,21 +39,25 @@ internal static class TracingScopes
     {
         var scopes = new List<TracingScope>();
         SyntaxNode? child = node;
-        for (var current = node.Parent; current is not null && current is not MemberDeclarationSyntax; child = current, current = current.Parent)
+        for (var current = node.Parent; current is not null; child = current, current = current.Parent)
         {
+            if (current is GlobalStatementSyntax { Parent: CompilationUnitSyntax program } global)
+            {
+                var statements = program.Members.OfType<GlobalStatementSyntax>().Select(member => member.Statement);
+                AddDeclarations(scopes, program, statements.TakeWhile(statement => statement != global.Statement), model, types, token);
+                break;
+            }
+            if (current is MemberDeclarationSyntax)
+            {
+                break;
+            }
             switch (current)
             {
                 case UsingStatementSyntax usingStatement when usingStatement.Statement == child:
                     AddResource(scopes, usingStatement, usingStatement.Declaration, usingStatement.Expression, usingStatement.Statement.SpanStart, model, types, token);
                     break;
                 case BlockSyntax block:
-                    foreach (var statement in block.Statements.TakeWhile(statement => statement != child).Reverse())
-                    {
-                        if (statement is LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.UsingKeyword } declaration)
-                        {
-                            AddResource(scopes, block, declaration.Declaration, null, declaration.Span.End, model, types, token);
-                        }
-                    }
+                    AddDeclarations(scopes, block, block.Statements.TakeWhile(statement => statement != child), model, types, token);
                     break;
                 case AnonymousFunctionExpressionSyntax lambda when lambda.Parent is ArgumentSyntax { Parent.Parent: InvocationExpressionSyntax invocation }:
                     AddLambda(scopes, lambda, invocation, model, types, token);
@@ -73,6 +77,19 @@ internal static class TracingScopes
                 : null;
         }
         return expression;
+    }
+
+    /// <summary>Scopes of the <c>using</c> declarations among <paramref name="preceding"/>, which run to the end of <paramref name="region"/>.</summary>
+    private static void AddDeclarations(List<TracingScope> scopes, SyntaxNode region, IEnumerable<StatementSyntax> preceding,
+        SemanticModel model, NnSightTypes types, CancellationToken token)
+    {
+        foreach (var statement in preceding.Reverse())
+        {
+            if (statement is LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.UsingKeyword } declaration)
+            {
+                AddResource(scopes, region, declaration.Declaration, null, declaration.Span.End, model, types, token);
+            }
+        }
     }
 
     private static void AddResource(List<TracingScope> scopes, SyntaxNode region, VariableDeclarationSyntax? declaration, ExpressionSyntax? expression,

@@ -1,0 +1,60 @@
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
+using NnSight.Generators.Analyzers;
+
+namespace NnSight.Generators.Tests;
+
+/// <summary>A file with each mistake once gets exactly the expected diagnostics from all analyzers together.</summary>
+public sealed class AllMistakesTests
+{
+    private static readonly ImmutableArray<DiagnosticAnalyzer> Analyzers =
+    [
+        new ModuleIndexOutOfRangeAnalyzer(),
+        new ValueReadInsideTraceAnalyzer(),
+        new ValueNeverSavedAnalyzer(),
+        new ModuleAccessOutsideInvokeAnalyzer(),
+        new TooManyNextCallsAnalyzer(),
+        new AccessOutOfForwardOrderAnalyzer(),
+    ];
+
+    [Fact]
+    public async Task Each_mistake_gives_exactly_its_diagnostic()
+    {
+        var markup = Markup.Parse("""
+            using Models;
+            using NnSight;
+
+            var model = ModelGpt2.FromPretrained("models/gpt2");
+            TensorProxy hidden, logits;
+            using (var gen = model.Generate(maxNewTokens: 2))
+            {
+                var outside = {|NNS0104:model.LmHead.Output|};
+                using (var invoker = gen.Invoke("The Eiffel Tower is in the city of"))
+                {
+                    var late = model.Transformer.H[{|NNS0101:12|}].Output[0];
+                    var fifth = model.Transformer.H[5].Output[0];
+                    {|NNS0106:model.Transformer.H[3].Output|}[0] = fifth;
+                    hidden = model.Transformer.H[^1].Output[0].Save();
+                    var early = {|NNS0102:hidden.Value|};
+                    logits = model.LmHead.Output;
+                    invoker.Next();
+                    {|NNS0105:invoker.Next()|};
+                }
+            }
+            var read = {|NNS0103:logits.Value|};
+            var fine = hidden.Value;
+            """);
+        var compilation = CSharpCompilation.Create("Mistakes",
+            [CSharpSyntaxTree.ParseText(markup.Source, new CSharpParseOptions(LanguageVersion.Latest), "/project/Program.cs"),
+             .. AnalyzerVerifier.GeneratedModels.Select(model => CSharpSyntaxTree.ParseText(model.Source, new CSharpParseOptions(LanguageVersion.Latest), model.Name))],
+            GeneratorHarness.References,
+            new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable));
+        Assert.Empty(compilation.GetDiagnostics().Where(diagnostic => diagnostic.Severity == DiagnosticSeverity.Error));
+
+        var diagnostics = await compilation.WithAnalyzers(Analyzers).GetAnalyzerDiagnosticsAsync();
+
+        markup.AssertDiagnostics(diagnostics);
+    }
+}

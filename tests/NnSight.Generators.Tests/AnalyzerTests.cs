@@ -1,0 +1,237 @@
+using Microsoft.CodeAnalysis.Testing;
+using NnSight.CodeFixes;
+using NnSight.Generators.Analyzers;
+
+namespace NnSight.Generators.Tests;
+
+/// <summary>One test class per rule would repeat the same scaffolding; each rule has its own tests here, with markup.</summary>
+public sealed class AnalyzerTests
+{
+    private const string Header = """
+        using System;
+        using Models;
+        using NnSight;
+
+        var model = ModelGpt2.FromPretrained("models/gpt2");
+
+        """;
+
+    [Fact]
+    public Task NNS0101_constant_indices_past_the_list_including_aliases_constants_and_loops() =>
+        AnalyzerVerifier.VerifyAsync<ModuleIndexOutOfRangeAnalyzer>(Header + """
+            var first = model.Transformer.H[0];
+            var last = model.Transformer.H[11];
+            var fromEnd = model.Transformer.H[^12];
+            var past = model.Transformer.H[{|NNS0101:12|}];
+            var pastEnd = model.Transformer.H[{|NNS0101:^13|}];
+            var zeroFromEnd = model.Transformer.H[{|NNS0101:^0|}];
+            var layers = model.Transformer.H;
+            var aliased = layers[{|NNS0101:12|}];
+            const int Layer = 20;
+            var constant = layers[{|NNS0101:Layer|}];
+            for (var i = 0; i < 12; i++)
+            {
+                var inRange = layers[i];
+            }
+            for (var i = 0; i < 13; i++)
+            {
+                var tooFar = layers[{|NNS0101:i|}];
+            }
+            for (var i = 0; i <= 12; i++)
+            {
+                var tooFar = model.Transformer.H[{|NNS0101:i|}];
+            }
+            var n = Environment.ProcessorCount;
+            var unknown = layers[n];
+            """);
+
+    [Fact]
+    public Task NNS0101_messages_name_the_list_and_its_range() =>
+        AnalyzerVerifier.VerifyAsync<ModuleIndexOutOfRangeAnalyzer>(Header + """
+            var past = model.Transformer.H[{|#0:12|}];
+            var python = model.Transformer.H[{|#1:-1|}];
+            """,
+            new DiagnosticResult(DiagnosticDescriptors.ModuleIndexOutOfRange).WithLocation(0)
+                .WithArguments("model.Transformer.H[12] is out of range: transformer.h has 12 modules (0 to 11, or ^1 to ^12)"),
+            new DiagnosticResult(DiagnosticDescriptors.ModuleIndexOutOfRange).WithLocation(1)
+                .WithArguments("model.Transformer.H[-1] counts from the end in Python, but a negative index is invalid in C#; write model.Transformer.H[^1]"));
+
+    [Fact]
+    public Task NNS0101_fix_turns_a_negative_index_into_a_from_end_index() =>
+        AnalyzerVerifier.VerifyFixAsync<ModuleIndexOutOfRangeAnalyzer, NegativeIndexCodeFix>(
+            Header + "var last = model.Transformer.H[{|NNS0101:-1|}];\n",
+            Header + "var last = model.Transformer.H[^1];\n");
+
+    [Fact]
+    public Task NNS0102_value_read_inside_the_context_that_produces_it() =>
+        AnalyzerVerifier.VerifyAsync<ValueReadInsideTraceAnalyzer>(Header + """
+            TensorProxy hidden;
+            using (var tracer = model.Trace())
+            using (tracer.Invoke("The Eiffel Tower is in the city of"))
+            {
+                hidden = model.Transformer.H[^1].Output[0].Save();
+                var early = {|NNS0102:hidden.Value|};
+                var direct = {|NNS0102:model.LmHead.Output.Save().Value|};
+            }
+            var late = hidden.Value;
+
+            TensorProxy before;
+            using (var first = model.Trace())
+            using (first.Invoke("a"))
+            {
+                before = model.LmHead.Output.Save();
+            }
+            using (var second = model.Trace())
+            using (second.Invoke("b"))
+            {
+                var fromEarlierRun = before.Value;
+            }
+
+            model.Trace(tracer => tracer.Invoke("c", () =>
+            {
+                var saved = model.LmHead.Output.Save();
+                var inLambda = {|NNS0102:saved.Value|};
+            }));
+
+            using var declared = model.Trace();
+            using var invoker = declared.Invoke("d");
+            var inDeclaration = model.LmHead.Output.Save();
+            var read = {|NNS0102:inDeclaration.Value|};
+            """);
+
+    [Fact]
+    public Task NNS0103_value_of_a_proxy_never_saved_following_locals() =>
+        AnalyzerVerifier.VerifyAsync<ValueNeverSavedAnalyzer>(Header + """
+            TensorProxy saved, unsaved, copied, sum, savedLater, fromHelper;
+            using (var tracer = model.Trace())
+            using (tracer.Invoke("The Eiffel Tower is in the city of"))
+            {
+                saved = model.LmHead.Output.Save();
+                unsaved = model.LmHead.Output;
+                var alias = saved;
+                copied = alias;
+                sum = saved.sum();
+                savedLater = model.Transformer.LnF.Output;
+                savedLater.Save();
+                fromHelper = Helper(model);
+            }
+            var a = saved.Value;
+            var b = {|NNS0103:unsaved.Value|};
+            var c = copied.Value;
+            var d = {|NNS0103:sum.Value|};
+            var e = savedLater.Value;
+            var f = fromHelper.Value;
+
+            static TensorProxy Helper(ModelGpt2 model) => model.LmHead.Output.Save();
+            """);
+
+    [Fact]
+    public Task NNS0103_fix_saves_the_proxy_where_it_is_assigned() =>
+        AnalyzerVerifier.VerifyFixAsync<ValueNeverSavedAnalyzer, AddSaveCodeFix>(Header + """
+            TensorProxy logits;
+            using (var tracer = model.Trace())
+            using (tracer.Invoke("The Eiffel Tower is in the city of"))
+            {
+                logits = model.LmHead.Output[.., ^1];
+            }
+            var read = {|NNS0103:logits.Value|};
+            """, Header + """
+            TensorProxy logits;
+            using (var tracer = model.Trace())
+            using (tracer.Invoke("The Eiffel Tower is in the city of"))
+            {
+                logits = model.LmHead.Output[.., ^1].Save();
+            }
+            var read = logits.Value;
+            """);
+
+    [Fact]
+    public Task NNS0104_module_access_in_a_trace_outside_invoke() =>
+        AnalyzerVerifier.VerifyAsync<ModuleAccessOutsideInvokeAnalyzer>(Header + """
+            using (var tracer = model.Trace())
+            {
+                var outside = {|NNS0104:model.LmHead.Output|};
+                {|NNS0104:model.Transformer.Wte.Output|} = outside;
+                var called = {|NNS0104:model.LmHead.Call(outside)|};
+                var typedRoot = {|NNS0104:model.Output|};
+                using (tracer.Invoke("The Eiffel Tower is in the city of"))
+                {
+                    var inside = model.LmHead.Output;
+                    model.Transformer.Wte.Output = inside;
+                }
+                tracer.Invoke("in a lambda", () => { var inLambda = model.Transformer.H[0].Output.HiddenStates; });
+            }
+            var notInATrace = Helper(model);
+
+            static TensorProxy Helper(ModelGpt2 model) => model.LmHead.Output;
+            """);
+
+    [Fact]
+    public Task NNS0105_next_past_the_last_forward_pass() =>
+        AnalyzerVerifier.VerifyAsync<TooManyNextCallsAnalyzer>(Header + """
+            using (var gen = model.Generate(maxNewTokens: 3))
+            using (var invoker = gen.Invoke("a"))
+            {
+                invoker.Next();
+                invoker.Next();
+                {|NNS0105:invoker.Next()|};
+            }
+            using (var gen = model.Generate(maxNewTokens: 4))
+            using (var invoker = gen.Invoke("b"))
+            {
+                for (var i = 0; i < 3; i++)
+                {
+                    invoker.Next();
+                }
+            }
+            var generator = model.Generate(maxNewTokens: 2);
+            using (generator)
+            using (var invoker = generator.Invoke("c"))
+            {
+                for (var i = 0; i < 2; i++)
+                {
+                    {|NNS0105:invoker.Next()|};
+                }
+            }
+            using (var trace = model.Trace())
+            using (var invoker = trace.Invoke("d"))
+            {
+                {|NNS0105:invoker.Next()|};
+            }
+            var tokens = Environment.ProcessorCount;
+            using (var gen = model.Generate(maxNewTokens: tokens))
+            using (var invoker = gen.Invoke("e"))
+            {
+                invoker.Next();
+                invoker.Next();
+            }
+            using (var gen = model.Generate(maxNewTokens: 2))
+            using (var invoker = gen.Invoke("f"))
+            {
+                for (var step = 0; step < 3; step++)
+                {
+                    if (step < 1)
+                    {
+                        invoker.Next();
+                    }
+                }
+            }
+            """);
+
+    [Fact]
+    public Task NNS0106_a_set_after_reading_a_later_module_in_the_same_step() =>
+        AnalyzerVerifier.VerifyAsync<AccessOutOfForwardOrderAnalyzer>(Header + """
+            using (var gen = model.Generate(maxNewTokens: 2))
+            using (var invoker = gen.Invoke("The Eiffel Tower is in the city of"))
+            {
+                var late = model.Transformer.H[5].Output[0];
+                {|NNS0106:model.Transformer.H[3].Output|}[0] = late;
+                model.Transformer.H[7].Output[0] = late;
+                var block = model.Transformer.H[9];
+                var viaAlias = block.Mlp.Output;
+                {|NNS0106:model.Transformer.H[8].Output|} = model.Transformer.H[8].Output;
+                invoker.Next();
+                model.Transformer.H[3].Output[0] = model.Transformer.H[3].Output[0] * 2;
+            }
+            """);
+}
