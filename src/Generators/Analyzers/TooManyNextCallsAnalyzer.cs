@@ -40,21 +40,23 @@ public sealed class TooManyNextCallsAnalyzer : DiagnosticAnalyzer
         {
             return;
         }
-        var calls = next.SemanticModel!.SyntaxTree.GetRoot(context.CancellationToken)
-            .DescendantNodes().OfType<InvocationExpressionSyntax>()
-            .Where(call => call.SpanStart <= next.Syntax.SpanStart)
-            .Select(call => next.SemanticModel.GetOperation(call, context.CancellationToken))
+        var model = next.SemanticModel!;
+        var body = next.Syntax.Ancestors().FirstOrDefault(node => node is BaseMethodDeclarationSyntax or LocalFunctionStatementSyntax
+            or AccessorDeclarationSyntax or CompilationUnitSyntax) ?? next.Syntax.SyntaxTree.GetRoot(context.CancellationToken);
+        var calls = body.DescendantNodes().OfType<InvocationExpressionSyntax>()
+            .Where(call => call.SpanStart <= next.Syntax.SpanStart && call.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Next" })
+            .Select(call => model.GetOperation(call, context.CancellationToken))
             .OfType<IInvocationOperation>()
             .Where(call => call.TargetMethod.Name == "Next" && call.Instance is ILocalReferenceOperation receiver
                 && SymbolEqualityComparer.Default.Equals(receiver.Local, invoker.Local))
-            .Select(call => Repetitions(call.Syntax, next.SemanticModel))
+            .Select(call => Repetitions(call.Syntax, model))
             .ToList();
         if (calls.Any(count => count is null))
         {
             return;
         }
         var total = calls.Sum(count => count!.Value);
-        var previous = total - Repetitions(next.Syntax, next.SemanticModel)!.Value;
+        var previous = total - Repetitions(next.Syntax, model)!.Value;
         if (total > passes.Count - 1 && previous <= passes.Count - 1)
         {
             context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.TooManyNextCalls, next.Syntax.GetLocation(),
