@@ -1,3 +1,4 @@
+using NnSight.Serialization;
 using NnSight.Models.Loading;
 using NnSight.TestSupport;
 using static TorchSharp.torch;

@@ -1,3 +1,4 @@
+using NnSight.Serialization;
 using System.Text;
 using NnSight.Models.Loading;
 using NnSight.TestSupport;

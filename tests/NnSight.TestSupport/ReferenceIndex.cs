@@ -1,5 +1,5 @@
+using NnSight.Serialization;
 using System.Text.Json;
-using NnSight.Models.Loading;
 using static TorchSharp.torch;
 
 namespace NnSight.TestSupport;

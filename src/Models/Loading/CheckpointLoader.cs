@@ -1,3 +1,4 @@
+using NnSight.Serialization;
 using NnSight.Models.Modules;
 using static TorchSharp.torch;
 

@@ -1,3 +1,4 @@
+using NnSight.Serialization;
 using System.Text.Json;
 using static TorchSharp.torch;
 

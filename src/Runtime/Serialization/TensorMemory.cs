@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace NnSight.Models.Loading;
+namespace NnSight.Serialization;
 
 /// <summary>Walks a contiguous CPU tensor's memory in spans of at most 1 GiB (a span cannot exceed 2 GiB).</summary>
 internal static class TensorMemory

@@ -1,7 +1,7 @@
 using System.Globalization;
 using static TorchSharp.torch;
 
-namespace NnSight.Models.Loading;
+namespace NnSight.Serialization;
 
 /// <summary>The safetensors dtype names this reader and writer handle, and their TorchSharp element types.</summary>
 public static class SafetensorsDtypes

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using static TorchSharp.torch;
 
-namespace NnSight.Models.Loading;
+namespace NnSight.Serialization;
 
 /// <summary>
 /// Writes tensors to a <c>.safetensors</c> file atomically: the file is written under a temporary name in the same

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Microsoft.Win32.SafeHandles;
 using static TorchSharp.torch;
 
-namespace NnSight.Models.Loading;
+namespace NnSight.Serialization;
 
 /// <summary>One tensor's entry in a safetensors header; offsets are relative to the start of the data section.</summary>
 /// <param name="Name">The tensor's name.</param>
