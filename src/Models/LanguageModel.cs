@@ -38,6 +38,7 @@ public class LanguageModel : NnSightModel, IDisposable
         Module = other.Module;
         Tokenizer = other.Tokenizer;
         Generation = other.Generation;
+        RemoteId = other.RemoteId;
         Device = other.Device;
         Dtype = other.Dtype;
     }
@@ -93,7 +94,7 @@ public class LanguageModel : NnSightModel, IDisposable
             throw;
         }
         var tokenizer = ModelTokenizer.FromPretrained(folder, config, generation.EosTokenIds.FirstOrDefault(), generation.PadTokenId);
-        return new LanguageModel(module, tokenizer, generation);
+        return new LanguageModel(module, tokenizer, generation) { RemoteId = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))) };
     }
 
     /// <summary>The tokenizer, or an exception explaining that this model takes token ids only.</summary>
@@ -137,7 +138,7 @@ public class LanguageModel : NnSightModel, IDisposable
     public GenerationResult GenerateIds(TokenBatch batch, GenerationOptions? options = null)
     {
         using var noGrad = no_grad();
-        return Generate(batch, options ?? new GenerationOptions(), logitsToKeep: 1);
+        return Generate(batch, options ?? new GenerationOptions(), logitsToKeep: 1, CancellationToken.None);
     }
 
     /// <inheritdoc />
@@ -173,7 +174,7 @@ public class LanguageModel : NnSightModel, IDisposable
     /// <inheritdoc />
     protected override Tensor RunGeneration(TokenBatch batch, GenerationOptions options, ForwardRequest request)
     {
-        using var result = Generate(batch, options, LogitsToKeep(request));
+        using var result = Generate(batch, options, LogitsToKeep(request), request.Cancellation);
         return result.Sequences.alias();
     }
 
@@ -184,11 +185,11 @@ public class LanguageModel : NnSightModel, IDisposable
         GC.SuppressFinalize(this);
     }
 
-    private GenerationResult Generate(TokenBatch batch, GenerationOptions options, int logitsToKeep)
+    private GenerationResult Generate(TokenBatch batch, GenerationOptions options, int logitsToKeep, CancellationToken cancellation)
     {
         options.Validate();
         CheckPositions(batch, options.MaxNewTokens);
-        return new GenerationLoop(Module, options, Generation, logitsToKeep).Run(batch);
+        return new GenerationLoop(Module, options, Generation, logitsToKeep).Run(batch, cancellation);
     }
 
     /// <summary>Generation needs logits for the last position only, unless the graph observes the head or the model output.</summary>

@@ -33,7 +33,7 @@ internal sealed class GenerationLoop
         _sampler = options.DoSample && options.Seed is { } seed ? new Generator(seed, module.parameters().First().device) : null;
     }
 
-    public GenerationResult Run(TokenBatch batch)
+    public GenerationResult Run(TokenBatch batch, CancellationToken cancellation)
     {
         using var scope = NewDisposeScope();
         var sequences = batch.InputIds.alias();
@@ -44,6 +44,7 @@ internal sealed class GenerationLoop
         KeyValueCache? cache = null;
         for (var step = 0; step < _options.MaxNewTokens; step++)
         {
+            cancellation.ThrowIfCancellationRequested();
             using var stepScope = NewDisposeScope();
             var input = cache is null ? sequences : sequences.narrow(1, sequences.shape[1] - 1, 1);
             var positions = TokenBatch.PositionIds(mask).narrow(1, mask.shape[1] - input.shape[1], input.shape[1]);

@@ -34,10 +34,13 @@ internal sealed class Interleaver : IDisposable
     private readonly Dictionary<string, int> _inputCalls = new(StringComparer.Ordinal);
     private readonly Dictionary<int, Tensor> _saved = [];
     private readonly List<Action> _removers = [];
+    private readonly CancellationToken _cancellation;
     private int _adHocDepth;
 
-    public Interleaver(InterventionGraph graph, Func<string, nn.Module> resolveModule, IReadOnlyList<InvocationRows> invocations)
+    public Interleaver(InterventionGraph graph, Func<string, nn.Module> resolveModule, IReadOnlyList<InvocationRows> invocations,
+        CancellationToken cancellation = default)
     {
+        _cancellation = cancellation;
         _graph = graph;
         _resolveModule = resolveModule;
         _invocations = invocations;
@@ -163,6 +166,7 @@ internal sealed class Interleaver : IDisposable
     /// </summary>
     private object? RunReady(HookPoint? point, object? value)
     {
+        _cancellation.ThrowIfCancellationRequested();
         bool progress;
         do
         {

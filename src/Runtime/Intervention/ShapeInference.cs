@@ -5,12 +5,32 @@ using static TorchSharp.torch;
 
 namespace NnSight.Intervention;
 
+/// <summary>The sizes shape rules need: each invocation's rows and real lengths, the padded length, the run kind.</summary>
+internal interface IInvocationSizes
+{
+    /// <summary>The generation options, or null for a single forward pass.</summary>
+    GenerationOptions? Generation { get; }
+
+    /// <summary>The rows of <paramref name="invocation"/>, the padded length of the batch so far, and the rows' real lengths.</summary>
+    (int Rows, int PaddedLength, IReadOnlyList<long> RealLengths) InvocationSizes(int invocation);
+}
+
+/// <summary>The sizes of a fixed list of invocations (a graph received from elsewhere).</summary>
+internal sealed class FixedInvocationSizes(IReadOnlyList<IReadOnlyList<TokenRow>> invocations, GenerationOptions? generation) : IInvocationSizes
+{
+    public GenerationOptions? Generation { get; } = generation;
+
+    public (int Rows, int PaddedLength, IReadOnlyList<long> RealLengths) InvocationSizes(int invocation) =>
+        (invocations[invocation].Count, invocations.SelectMany(rows => rows).Max(row => row.Ids.Count),
+            [.. invocations[invocation].Select(row => (long)row.RealLength)]);
+}
+
 /// <summary>
 /// Shapes of graph values before anything runs. Module values come from the model's shape rules for the invocation's
 /// sizes; an op's shape comes from running that op on meta tensors (libtorch computes shapes without data), so each
 /// op's shape rule is its own definition.
 /// </summary>
-internal sealed class ShapeInference(InterventionGraph graph, NnSightModel model, Tracer tracer)
+internal sealed class ShapeInference(InterventionGraph graph, NnSightModel model, IInvocationSizes sizes)
 {
     private readonly Dictionary<int, ValueShape> _known = [];
 
@@ -45,8 +65,8 @@ internal sealed class ShapeInference(InterventionGraph graph, NnSightModel model
     {
         var access = node.Access!;
         var rules = model.ShapeRules ?? throw Unknown(node, "the model has no shape rules");
-        var (rows, padded, _) = tracer.InvocationSizes(access.Invocation);
-        if (access.Call > 0 && tracer.Generation is null)
+        var (rows, padded, _) = sizes.InvocationSizes(access.Invocation);
+        if (access.Call > 0 && sizes.Generation is null)
         {
             throw Unknown(node, "a single forward pass has no later step");
         }
@@ -85,7 +105,7 @@ internal sealed class ShapeInference(InterventionGraph graph, NnSightModel model
         {
             return target with { Dims = [target.Dims[0], .. target.Dims[2..]] };
         }
-        var (_, _, realLengths) = tracer.InvocationSizes((int)(long)node.Args[2]!);
+        var (_, _, realLengths) = sizes.InvocationSizes((int)(long)node.Args[2]!);
         var (offset, length) = selector.Range!.Value.GetOffsetAndLength((int)realLengths[0]);
         return offset < 0 ? throw Unknown(node, "the range is outside the prompt") : target with { Dims = [target.Dims[0], length, .. target.Dims[2..]] };
     }

@@ -5,8 +5,8 @@ using static TorchSharp.torch;
 namespace NnSight;
 
 /// <summary>
-/// A TorchSharp module tree that can be traced: envoys over its modules, <see cref="Trace(bool)"/> for one forward
-/// pass and <see cref="Generate(int, GenerationOptions?)"/> for generation. A model implementation supplies what the
+/// A TorchSharp module tree that can be traced: envoys over its modules, <see cref="Trace(bool, bool, string?)"/> for one forward
+/// pass and <see cref="Generate(int, GenerationOptions?, bool, string?)"/> for generation. A model implementation supplies what the
 /// runtime cannot know: how an invocation's input becomes token rows, how rows become a batch, and how to run it.
 /// </summary>
 public abstract class NnSightModel
@@ -50,9 +50,18 @@ public abstract class NnSightModel
         return envoy;
     }
 
+    /// <summary>The id an NnSight server serves this model under (by default the model folder's name).</summary>
+    public string? RemoteId { get; set; }
+
     /// <summary>Starts recording one forward pass; the model runs when the returned context is disposed.</summary>
     /// <param name="enableGrad">Record autograd history during the run (off by default: the run is under no_grad).</param>
-    public Tracer Trace(bool enableGrad = false) => Begin(new Tracer(this, null, enableGrad));
+    /// <param name="remote">Run on the configured NnSight server (<see cref="RemoteSettings.FromEnvironment"/>).</param>
+    /// <param name="server">Run on this NnSight server (<c>http://host:port</c>).</param>
+    public Tracer Trace(bool enableGrad = false, bool remote = false, string? server = null) =>
+        Begin(new Tracer(this, null, enableGrad, Remote(remote, server)));
+
+    /// <summary>Starts recording one forward pass to run on an NnSight server.</summary>
+    public Tracer Trace(RemoteSettings remote) => Begin(new Tracer(this, null, remote: remote ?? throw new ArgumentNullException(nameof(remote))));
 
     /// <summary>Records one forward pass in <paramref name="body"/> and runs it.</summary>
     public void Trace(Action<Tracer> body, bool enableGrad = false)
@@ -65,8 +74,15 @@ public abstract class NnSightModel
     /// <summary>Starts recording a generation of up to <paramref name="maxNewTokens"/> tokens; it runs on dispose.</summary>
     /// <param name="maxNewTokens">How many tokens to add at most.</param>
     /// <param name="options">Sampling and stopping options; <see cref="GenerationOptions.MaxNewTokens"/> is replaced.</param>
-    public GenerationTracer Generate(int maxNewTokens = 20, GenerationOptions? options = null) =>
-        (GenerationTracer)Begin(new GenerationTracer(this, (options ?? new GenerationOptions()) with { MaxNewTokens = maxNewTokens }));
+    /// <param name="remote">Run on the configured NnSight server (<see cref="RemoteSettings.FromEnvironment"/>).</param>
+    /// <param name="server">Run on this NnSight server (<c>http://host:port</c>).</param>
+    public GenerationTracer Generate(int maxNewTokens = 20, GenerationOptions? options = null, bool remote = false, string? server = null) =>
+        (GenerationTracer)Begin(new GenerationTracer(this, (options ?? new GenerationOptions()) with { MaxNewTokens = maxNewTokens }, Remote(remote, server)));
+
+    /// <summary>Starts recording a generation to run on an NnSight server.</summary>
+    public GenerationTracer Generate(int maxNewTokens, GenerationOptions? options, RemoteSettings remote) =>
+        (GenerationTracer)Begin(new GenerationTracer(this, (options ?? new GenerationOptions()) with { MaxNewTokens = maxNewTokens },
+            remote ?? throw new ArgumentNullException(nameof(remote))));
 
     /// <summary>Records a generation in <paramref name="body"/> and runs it.</summary>
     public void Generate(Action<GenerationTracer> body, int maxNewTokens = 20, GenerationOptions? options = null)
@@ -80,6 +96,10 @@ public abstract class NnSightModel
     /// <exception cref="KeyNotFoundException">No module has that path.</exception>
     public nn.Module ModuleAt(string path) =>
         _modules.TryGetValue(path, out var module) ? module : throw new KeyNotFoundException($"The model has no module \"{path}\".");
+
+    /// <summary>The token rows of <paramref name="input"/> as an invocation would use them, checked against the model.</summary>
+    /// <exception cref="ArgumentException">The input does not fit the model (an empty prompt, an id outside the vocabulary).</exception>
+    public IReadOnlyList<TokenRow> PrepareRows(InvocationInput input) => PrepareInput(input);
 
     /// <summary>Turns one invocation's input into token rows, at once (so shapes are known while recording).</summary>
     protected internal abstract IReadOnlyList<TokenRow> PrepareInput(InvocationInput input);
@@ -97,6 +117,9 @@ public abstract class NnSightModel
 
     /// <summary>The module tree, printed as PyTorch's <c>print(model)</c> does.</summary>
     public override string ToString() => Root.ToString();
+
+    private static RemoteSettings? Remote(bool remote, string? server) =>
+        remote || server is not null ? RemoteSettings.FromEnvironment(server) : null;
 
     private Tracer Begin(Tracer tracer)
     {

@@ -7,7 +7,8 @@ namespace NnSight;
 /// </summary>
 public sealed class GenerationTracer : Tracer
 {
-    internal GenerationTracer(NnSightModel model, GenerationOptions options) : base(model, options)
+    internal GenerationTracer(NnSightModel model, GenerationOptions options, RemoteSettings? remote = null)
+        : base(model, options, remote: remote)
     {
     }
 

@@ -10,25 +10,28 @@ namespace NnSight;
 /// with hooks on the modules the graph touches, removes the hooks (always), and fills the saved values. If an exception
 /// is propagating out of the blocks, disposing runs nothing and the model is left as it was.
 /// </summary>
-public class Tracer : IDisposable
+public class Tracer : IDisposable, IInvocationSizes
 {
     private readonly bool _enableGrad;
+    private readonly RemoteSettings? _remote;
     private readonly List<(InvocationInput Input, IReadOnlyList<TokenRow> Rows)> _invocations = [];
     private ShapeInference? _shapes;
     private Tensor? _output;
     private IReadOnlyDictionary<int, Tensor>? _saved;
     private TracerState _state;
 
-    internal Tracer(NnSightModel model, GenerationOptions? generation, bool enableGrad = false)
+    internal Tracer(NnSightModel model, GenerationOptions? generation, bool enableGrad = false, RemoteSettings? remote = null)
     {
         Model = model;
         Generation = generation;
         _enableGrad = enableGrad;
+        _remote = remote;
     }
 
     private enum TracerState
     {
         Recording,
+        Submitted,
         Executed,
         Failed,
         Abandoned,
@@ -43,6 +46,9 @@ public class Tracer : IDisposable
     /// <summary>The generation options, or null for a single forward pass.</summary>
     public GenerationOptions? Generation { get; }
 
+    /// <summary>The remote job of a remote context once it is disposed (poll it, or <c>Wait()</c> for a non-blocking one).</summary>
+    public RemoteJob? Job { get; private set; }
+
     /// <summary>The inputs of the invocations recorded so far, in order.</summary>
     public IReadOnlyList<InvocationInput> Inputs => [.. _invocations.Select(invocation => invocation.Input)];
 
@@ -51,9 +57,12 @@ public class Tracer : IDisposable
     /// </summary>
     /// <exception cref="ValueNotReadyException">The context has not run yet, or its run failed.</exception>
     public Tensor Output => _output ?? throw new ValueNotReadyException(
-        _state == TracerState.Recording
-            ? "The output exists once the tracing context is disposed (the model runs then)."
-            : "The run did not complete, so there is no output.");
+        _state switch
+        {
+            TracerState.Recording => "The output exists once the tracing context is disposed (the model runs then).",
+            TracerState.Submitted => $"Remote job {Job!.Id} has not been waited for: call tracer.Job.Wait().",
+            _ => "The run did not complete, so there is no output.",
+        });
 
     internal Invoker? CurrentInvoker { get; private set; }
 
@@ -132,6 +141,10 @@ public class Tracer : IDisposable
             throw new ValueNotReadyException(
                 $"{proxy.Where}{proxy.Describe()} is not ready: the model runs when the outermost tracing context is disposed.");
         }
+        if (_state == TracerState.Submitted)
+        {
+            throw new ValueNotReadyException($"{proxy.Where}{proxy.Describe()} is not ready: remote job {Job!.Id} has not been waited for; call tracer.Job.Wait().");
+        }
         if (!proxy.Node.Saved)
         {
             throw new ValueNotSavedException($"{proxy.Where}{proxy.Describe()} was never saved: call .Save() on it inside the trace to keep its value.");
@@ -200,11 +213,8 @@ public class Tracer : IDisposable
     internal ValueShape ShapeOf(Node node) => (_shapes ??= new ShapeInference(Graph, Model, this)).Of(node);
 
     /// <summary>The rows and padded length of the invocations tokenized so far, for shape rules.</summary>
-    internal (int Rows, int PaddedLength, IReadOnlyList<long> RealLengths) InvocationSizes(int invocation)
-    {
-        var rows = _invocations[invocation].Rows;
-        return (rows.Count, _invocations.SelectMany(item => item.Rows).Max(row => row.Ids.Count), [.. rows.Select(row => (long)row.RealLength)]);
-    }
+    (int Rows, int PaddedLength, IReadOnlyList<long> RealLengths) IInvocationSizes.InvocationSizes(int invocation) =>
+        new FixedInvocationSizes([.. _invocations.Select(item => item.Rows)], Generation).InvocationSizes(invocation);
 
     private Invoker RequireInvoker(Envoy envoy, string what)
     {
@@ -233,7 +243,26 @@ public class Tracer : IDisposable
             return;
         }
         _state = TracerState.Failed;
-        var result = GraphRunner.Run(Model, Graph, [.. _invocations.Select(invocation => invocation.Rows)], Generation, _enableGrad);
+        IReadOnlyList<IReadOnlyList<TokenRow>> rows = [.. _invocations.Select(invocation => invocation.Rows)];
+        if (_remote is null)
+        {
+            Fill(GraphRunner.Run(Model, Graph, rows, Generation, _enableGrad));
+            return;
+        }
+        using var graph = System.Text.Json.JsonDocument.Parse(GraphSerializer.Serialize(Graph));
+        var request = new RemoteJobRequest(RemoteProtocol.Version,
+            Model.RemoteId ?? throw new TracingException("This model has no RemoteId: set model.RemoteId to the id the server serves it under."),
+            rows, Generation, graph.RootElement.Clone());
+        Job = RemoteJob.Submit(_remote, request, Fill);
+        _state = TracerState.Submitted;
+        if (_remote.Blocking)
+        {
+            Job.Wait();
+        }
+    }
+
+    private void Fill(GraphResult result)
+    {
         _output = result.Output;
         _saved = result.Saved;
         _state = TracerState.Executed;

@@ -1,0 +1,81 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace NnSight;
+
+/// <summary>
+/// The wire protocol between a client and an NnSight server. A job is submitted as <see cref="RemoteJobRequest"/> JSON,
+/// its status is followed as server-sent events of <see cref="RemoteStatus"/>, and its result is a safetensors file
+/// holding <c>output</c> and each saved value as <c>node.{id}</c>.
+/// </summary>
+public static class RemoteProtocol
+{
+    /// <summary>The protocol version this runtime speaks; a server refuses any other, naming both.</summary>
+    public const int Version = 1;
+
+    /// <summary>The safetensors name of the run's primary output (logits or token ids).</summary>
+    public const string OutputTensor = "output";
+
+    /// <summary>The safetensors name of a saved value.</summary>
+    public static string SavedTensor(int nodeId) => "node." + nodeId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>JSON settings both sides use (camelCase, enums as strings).</summary>
+    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        MaxDepth = 64,
+    };
+}
+
+/// <summary>A job: what to run, on which model, with the recorded graph.</summary>
+/// <param name="Protocol">The client's protocol version.</param>
+/// <param name="Model">The id of a model the server serves.</param>
+/// <param name="Invocations">Each invocation's token rows (ids and masks), in order.</param>
+/// <param name="Generation">Generation options, or null for one forward pass.</param>
+/// <param name="Graph">The graph in its JSON form (<see cref="Intervention.GraphSerializer"/>).</param>
+public sealed record RemoteJobRequest(int Protocol, string Model, IReadOnlyList<IReadOnlyList<TokenRow>> Invocations,
+    GenerationOptions? Generation, JsonElement Graph);
+
+/// <summary>The states a job reports.</summary>
+public static class RemoteJobStates
+{
+    /// <summary>The server accepted the request.</summary>
+    public const string Received = "RECEIVED";
+
+    /// <summary>Waiting for a worker; <see cref="RemoteStatus.Position"/> says how many jobs are ahead.</summary>
+    public const string Queued = "QUEUED";
+
+    /// <summary>The model is running the graph.</summary>
+    public const string Running = "RUNNING";
+
+    /// <summary>The result can be downloaded.</summary>
+    public const string Completed = "COMPLETED";
+
+    /// <summary>The job failed; <see cref="RemoteStatus.Message"/> says why.</summary>
+    public const string Error = "ERROR";
+
+    /// <summary>A message from the server about the job.</summary>
+    public const string Log = "LOG";
+
+    /// <summary>Whether no further status follows <paramref name="state"/>.</summary>
+    public static bool IsFinal(string state) => state is Completed or Error;
+}
+
+/// <summary>One status report of a job.</summary>
+/// <param name="Job">The job id.</param>
+/// <param name="Status">One of <see cref="RemoteJobStates"/>.</param>
+/// <param name="Position">For QUEUED: the position in the queue (1 is next).</param>
+/// <param name="Message">For ERROR and LOG: the text.</param>
+public sealed record RemoteStatus(string Job, string Status, int? Position = null, string? Message = null)
+{
+    /// <summary><c>job 3f2a: QUEUED (position 2)</c>.</summary>
+    public override string ToString() =>
+        $"job {Job}: {Status}" + (Position is { } position ? $" (position {position})" : "") + (Message is { } message ? $": {message}" : "");
+}
+
+/// <summary>The server refused a request or a job failed; the message is the server's.</summary>
+public sealed class RemoteException(string message, int? statusCode = null) : NnSightException(message)
+{
+    /// <summary>The HTTP status code, when the server answered with an error.</summary>
+    public int? StatusCode { get; } = statusCode;
+}

@@ -1,0 +1,36 @@
+using NnSight.Intervention;
+using NnSight.Serialization;
+using static TorchSharp.torch;
+
+namespace NnSight.Server;
+
+/// <summary>
+/// Results under RESPONSE_PATH: written atomically (temporary file, then rename), so a reader never sees a partial
+/// file and a server killed mid-write leaves only a temporary file, which the next start removes.
+/// </summary>
+internal sealed class ResultStore
+{
+    private readonly string _directory;
+
+    public ResultStore(ServerConfig config)
+    {
+        _directory = config.ResponsePath;
+        Directory.CreateDirectory(_directory);
+        foreach (var orphan in Directory.EnumerateFiles(_directory))
+        {
+            File.Delete(orphan);
+        }
+    }
+
+    /// <summary>Writes the output and saved values of job <paramref name="id"/>; returns the file's path.</summary>
+    public string Write(string id, GraphResult result)
+    {
+        var path = Path.Combine(_directory, id + ".safetensors");
+        var tensors = new List<KeyValuePair<string, Tensor>> { new(RemoteProtocol.OutputTensor, result.Output) };
+        tensors.AddRange(result.Saved.OrderBy(saved => saved.Key).Select(saved => new KeyValuePair<string, Tensor>(RemoteProtocol.SavedTensor(saved.Key), saved.Value)));
+        SafetensorsWriter.Write(path, tensors, new Dictionary<string, string> { ["format"] = "pt", ["job"] = id });
+        return path;
+    }
+
+    public void Delete(string path) => File.Delete(path);
+}

@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using NnSight.TestSupport;
+
+namespace NnSight.Server.Tests;
+
+/// <summary>
+/// The real NnSight server as its own process on 127.0.0.1 with a fresh port, RESPONSE_PATH and config serving the
+/// bundled tiny GPT-2. Disposing kills it and deletes its folder.
+/// </summary>
+public sealed class ServerProcess : IDisposable
+{
+    public const string ApiKey = "test-key";
+    public const string OtherApiKey = "other-key";
+
+    private readonly TemporaryFolder _folder;
+    private Process _process;
+
+    public ServerProcess() : this(new TemporaryFolder(), new Dictionary<string, string>())
+    {
+    }
+
+    private ServerProcess(TemporaryFolder folder, IReadOnlyDictionary<string, string> limits)
+    {
+        _folder = folder;
+        Port = FreePort();
+        ResponsePath = folder.File("responses");
+        File.WriteAllText(ConfigPath, Config(limits));
+        _process = Start();
+    }
+
+    public int Port { get; }
+
+    public string ResponsePath { get; }
+
+    public Uri Address => new($"http://127.0.0.1:{Port}/");
+
+    public string ConfigPath => _folder.File("config.yaml");
+
+    /// <summary>A server with <paramref name="limits"/> overriding the defaults of the test config.</summary>
+    public static ServerProcess WithLimits(IReadOnlyDictionary<string, string> limits) => new(new TemporaryFolder(), limits);
+
+    public RemoteSettings Settings(string? apiKey = ApiKey) => new(Address, apiKey) { Progress = null };
+
+    /// <summary>Kills the process at once (no graceful shutdown), as a crash would.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    /// <summary>Starts the server again on the same port and folders.</summary>
+    public void Restart()
+    {
+        _process.Dispose();
+        _process = Start();
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            Kill();
+        }
+        _process.Dispose();
+        _folder.Dispose();
+    }
+
+    private string Config(IReadOnlyDictionary<string, string> limits)
+    {
+        var values = new Dictionary<string, string>
+        {
+            ["MAX_NODES"] = "2000",
+            ["MAX_CONSTANT_BYTES"] = "1048576",
+            ["MAX_NEW_TOKENS"] = "100",
+            ["MAX_REQUEST_BYTES"] = "4194304",
+            ["QUEUE_LENGTH"] = "64",
+            ["CONCURRENT_JOBS"] = "2",
+            ["JOB_TIMEOUT_SECONDS"] = "60",
+            ["RESULT_TTL_SECONDS"] = "600",
+        };
+        foreach (var (key, value) in limits)
+        {
+            values[key] = value;
+        }
+        return $"""
+            PORT: {Port}
+            HOST: 127.0.0.1
+            RESPONSE_PATH: responses
+            MODELS:
+              tiny-gpt2: {RepositoryPaths.TinyGpt2}
+            API_KEYS:
+              - {ApiKey}
+              - {OtherApiKey}
+            LIMITS:
+            {string.Join("\n", values.Select(pair => $"  {pair.Key}: {pair.Value}"))}
+            """;
+    }
+
+    private Process Start()
+    {
+        var server = Path.Combine(RepositoryPaths.Root, "src", "Server", "bin", Configuration, "net10.0", "NnSight.Server.dll");
+        var start = new ProcessStartInfo("dotnet", $"\"{server}\" --config \"{ConfigPath}\"")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        using var http = new HttpClient();
+        for (var attempt = 0; attempt < 300; attempt++)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"The server exited with {process.ExitCode} before it was ready.");
+            }
+            try
+            {
+                if (http.GetStringAsync(new Uri(Address, "health")).GetAwaiter().GetResult() == "ok")
+                {
+                    return process;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                Thread.Sleep(100);
+            }
+        }
+        process.Kill(entireProcessTree: true);
+        throw new TimeoutException("The server did not answer /health within 30 s.");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+#if DEBUG
+    private const string Configuration = "Debug";
+#else
+    private const string Configuration = "Release";
+#endif
+}
