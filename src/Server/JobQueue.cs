@@ -6,7 +6,8 @@ namespace NnSight.Server;
 /// <summary>
 /// The bounded queue of jobs and the workers that run them: CONCURRENT_JOBS at once, one at a time per model (hooks
 /// live on the model's modules), each under JOB_TIMEOUT_SECONDS. A job that fails or times out ends in ERROR with the
-/// model as it was (the runtime removes its hooks whatever happens).
+/// model as it was (the runtime removes its hooks whatever happens). Each job runs on a thread of its own, so the
+/// thread pool stays free to answer status requests while models compute.
 /// </summary>
 internal sealed class JobQueue(ServerConfig config, JobStore jobs, ResultStore results, ILogger<JobQueue> logger) : BackgroundService
 {
@@ -50,7 +51,7 @@ internal sealed class JobQueue(ServerConfig config, JobStore jobs, ResultStore r
                 {
                     _waiting.Remove(job);
                 }
-                Run(job);
+                await Task.Factory.StartNew(() => Run(job), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             }
             finally
             {

@@ -34,14 +34,14 @@ internal sealed class Job(string id, string apiKey, PreparedJob work)
     /// <summary>The result file once COMPLETED.</summary>
     public string? ResultPath { get; set; }
 
-    /// <summary>The latest status.</summary>
+    /// <summary>The latest state (LOG messages are part of the stream, not states).</summary>
     public RemoteStatus Current
     {
         get
         {
             lock (_gate)
             {
-                return _history[^1];
+                return _history.Last(status => status.Status != RemoteJobStates.Log);
             }
         }
     }

@@ -21,6 +21,7 @@ catch (Exception error) when (error is InvalidDataException or IOException)
     return 2;
 }
 
+TorchSharp.torch.set_num_threads(config.TorchThreads);
 var models = config.Models.ToDictionary(model => model.Key, model =>
 {
     var loaded = LanguageModel.FromPretrained(model.Value);

@@ -20,6 +20,10 @@ public sealed class ServerConfig
     [YamlMember(Alias = "RESPONSE_PATH")]
     public string ResponsePath { get; set; } = "responses";
 
+    /// <summary>libtorch's compute threads; by default one less than the cores, so requests are answered while jobs run.</summary>
+    [YamlMember(Alias = "TORCH_THREADS")]
+    public int TorchThreads { get; set; } = Math.Max(1, Environment.ProcessorCount - 1);
+
     /// <summary>The models served, by id.</summary>
     [YamlMember(Alias = "MODELS")]
     public Dictionary<string, string> Models { get; set; } = [];

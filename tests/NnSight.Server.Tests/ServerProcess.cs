@@ -75,7 +75,7 @@ public sealed class ServerProcess : IDisposable
         {
             ["MAX_NODES"] = "2000",
             ["MAX_CONSTANT_BYTES"] = "1048576",
-            ["MAX_NEW_TOKENS"] = "100",
+            ["MAX_NEW_TOKENS"] = "120",
             ["MAX_REQUEST_BYTES"] = "4194304",
             ["QUEUE_LENGTH"] = "64",
             ["CONCURRENT_JOBS"] = "2",

@@ -36,7 +36,10 @@ public enum OpKind
 /// <param name="Kind">How the executor treats it.</param>
 /// <param name="Run">For functions: computes the result from resolved arguments (tensors, numbers, dims, indices).</param>
 /// <param name="IsView">Whether the result shares memory with the first argument, so writing into it writes into that.</param>
-public sealed record OpDefinition(string Name, OpKind Kind, Func<object?[], object?>? Run = null, bool IsView = false);
+/// <param name="Meta">For ops libtorch has no meta kernel for: the result's structure computed from meta arguments by
+/// ops that have one (used for shapes instead of <paramref name="Run"/>).</param>
+public sealed record OpDefinition(string Name, OpKind Kind, Func<object?[], object?>? Run = null, bool IsView = false,
+    Func<object?[], object?>? Meta = null);
 
 /// <summary>
 /// Every op a graph may contain, by name. This is the whitelist remote execution checks: a graph naming anything else
@@ -82,17 +85,17 @@ public static class OpRegistry
         yield return Function("maximum", a => T(a, 0).maximum(T(a, 1)));
         yield return Function("minimum", a => T(a, 0).minimum(T(a, 1)));
         yield return Function("matmul", a => CheckedMatmul(T(a, 0), T(a, 1)));
-        yield return Function("where", a => where(T(a, 0), T(a, 1), T(a, 2)));
+        yield return Function("where", a => where(T(a, 0), T(a, 1), T(a, 2)), meta: a => T(a, 0).to_type(T(a, 1).dtype) + T(a, 1) + T(a, 2));
         yield return Function("masked_fill", a => T(a, 0).masked_fill(T(a, 1), S(a, 2)));
 
         yield return Function("neg", a => T(a, 0).neg());
-        yield return Function("abs", a => T(a, 0).abs());
+        yield return Function("abs", a => T(a, 0).abs(), meta: SameShape);
         yield return Function("exp", a => T(a, 0).exp());
         yield return Function("log", a => T(a, 0).log());
         yield return Function("sqrt", a => T(a, 0).sqrt());
         yield return Function("tanh", a => T(a, 0).tanh());
         yield return Function("sigmoid", a => T(a, 0).sigmoid());
-        yield return Function("relu", a => T(a, 0).relu());
+        yield return Function("relu", a => T(a, 0).relu(), meta: SameShape);
         yield return Function("clone", a => T(a, 0).clone());
         yield return Function("detach", a => T(a, 0).detach());
         yield return Function("contiguous", a => T(a, 0).contiguous());
@@ -101,12 +104,15 @@ public static class OpRegistry
 
         yield return Reduction("sum", t => t.sum(), (t, dim, keep) => t.sum(dim, keep));
         yield return Reduction("mean", t => t.mean(), (t, dim, keep) => t.mean([dim], keepdim: keep));
-        yield return Reduction("prod", t => t.prod(), (t, dim, keep) => t.prod(dim, keep));
+        yield return Reduction("prod", t => t.prod(), (t, dim, keep) => t.prod(dim, keep), meta: FullReduction);
         yield return Reduction("argmax", t => t.argmax(), (t, dim, keep) => t.argmax(dim, keep));
         yield return Reduction("argmin", t => t.argmin(), (t, dim, keep) => t.argmin(dim, keep));
-        yield return Reduction("logsumexp", t => t.flatten().logsumexp(0, false), (t, dim, keep) => t.logsumexp(dim, keep));
-        yield return Function("max", a => a.Length == 1 ? T(a, 0).max() : Pair(T(a, 0).max(L(a, 1), B(a, 2))));
-        yield return Function("min", a => a.Length == 1 ? T(a, 0).min() : Pair(T(a, 0).min(L(a, 1), B(a, 2))));
+        yield return Reduction("logsumexp", t => t.flatten().logsumexp(0, false), (t, dim, keep) => t.logsumexp(dim, keep),
+            meta: a => a.Length == 1 ? T(a, 0).sum() : T(a, 0).sum(L(a, 1), B(a, 2)));
+        yield return Function("max", a => a.Length == 1 ? T(a, 0).max() : Pair(T(a, 0).max(L(a, 1), B(a, 2))),
+            meta: a => a.Length == 1 ? FullReduction(a) : Pair(T(a, 0).max(L(a, 1), B(a, 2))));
+        yield return Function("min", a => a.Length == 1 ? T(a, 0).min() : Pair(T(a, 0).min(L(a, 1), B(a, 2))),
+            meta: a => a.Length == 1 ? FullReduction(a) : Pair(T(a, 0).min(L(a, 1), B(a, 2))));
         yield return Function("norm", a => a.Length == 1 ? T(a, 0).norm() : T(a, 0).norm((int)L(a, 1), B(a, 2), (float)D(a, 3)));
         yield return Function("all", a => T(a, 0).all());
         yield return Function("any", a => T(a, 0).any());
@@ -115,7 +121,8 @@ public static class OpRegistry
         yield return Function("cumsum", a => T(a, 0).cumsum(L(a, 1)));
         yield return Function("topk", a => Pair(T(a, 0).topk((int)L(a, 1), (int)L(a, 2), B(a, 3), B(a, 4))));
         yield return Function("gather", a => T(a, 0).gather(L(a, 1), T(a, 2)));
-        yield return Function("index_select", a => T(a, 0).index_select(L(a, 1), T(a, 2)));
+        yield return Function("index_select", a => T(a, 0).index_select(L(a, 1), T(a, 2)),
+            meta: a => T(a, 0).narrow(L(a, 1), 0, 1).expand(ReplaceDim(T(a, 0).shape, L(a, 1), T(a, 2).numel())));
 
         yield return Function("reshape", a => T(a, 0).reshape(Dims(a, 1)));
         yield return Function("view", a => T(a, 0).view(Dims(a, 1)), isView: true);
@@ -149,8 +156,19 @@ public static class OpRegistry
         return left.matmul(right);
     }
 
-    private static OpDefinition Function(string name, Func<object?[], object?> run, bool isView = false) =>
-        new(name, OpKind.Function, run, isView);
+    private static OpDefinition Function(string name, Func<object?[], object?> run, bool isView = false, Func<object?[], object?>? meta = null) =>
+        new(name, OpKind.Function, run, isView, meta);
+
+    private static object? SameShape(object?[] a) => T(a, 0).clone();
+
+    private static object? FullReduction(object?[] a) => T(a, 0).sum().to_type(T(a, 0).dtype);
+
+    private static long[] ReplaceDim(long[] shape, long dim, long size)
+    {
+        var result = (long[])shape.Clone();
+        result[dim < 0 ? dim + shape.Length : dim] = size;
+        return result;
+    }
 
     private static OpDefinition Binary(string name, Func<Tensor, Tensor, Tensor> tensors, Func<Tensor, Scalar, Tensor> tensorScalar,
         Func<Scalar, Tensor, Tensor> scalarTensor) =>
@@ -162,8 +180,9 @@ public static class OpRegistry
             _ => throw new ArgumentException($"{name} needs at least one tensor."),
         });
 
-    private static OpDefinition Reduction(string name, Func<Tensor, Tensor> all, Func<Tensor, long, bool, Tensor> alongDim) =>
-        Function(name, a => a.Length == 1 ? all(T(a, 0)) : alongDim(T(a, 0), L(a, 1), B(a, 2)));
+    private static OpDefinition Reduction(string name, Func<Tensor, Tensor> all, Func<Tensor, long, bool, Tensor> alongDim,
+        Func<object?[], object?>? meta = null) =>
+        Function(name, a => a.Length == 1 ? all(T(a, 0)) : alongDim(T(a, 0), L(a, 1), B(a, 2)), meta: meta);
 
     private static ArgumentTuple Pair((Tensor First, Tensor Second) pair) => new([pair.First, pair.Second]);
 

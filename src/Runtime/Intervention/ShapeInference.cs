@@ -140,7 +140,11 @@ internal sealed class ShapeInference(InterventionGraph graph, NnSightModel model
         object? result;
         try
         {
-            result = op.Run!(arguments);
+            result = (op.Meta ?? op.Run)!(arguments);
+        }
+        catch (Exception error) when (error is not NnSightException && error.Message.Contains("Meta tensors", StringComparison.Ordinal))
+        {
+            throw Unknown(node, $"libtorch has no meta kernel for {op.Name}");
         }
         catch (Exception error) when (error is not NnSightException)
         {

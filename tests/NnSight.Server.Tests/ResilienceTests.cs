@@ -1,0 +1,124 @@
+using System.Net;
+using NnSight.Models;
+using NnSight.Serialization;
+using NnSight.TestSupport;
+
+namespace NnSight.Server.Tests;
+
+/// <summary>Timeouts, queue limits, expiry, dropped status streams, non-blocking jobs and a server killed mid-job.</summary>
+public sealed class ResilienceTests(TinyGpt2Fixture fixture) : IClassFixture<TinyGpt2Fixture>
+{
+    private readonly LanguageModel _model = fixture.Model;
+
+    [Fact]
+    public void A_job_past_its_timeout_ends_in_error_and_leaves_the_model_as_it_was()
+    {
+        using var server = ServerProcess.WithLimits(new Dictionary<string, string> { ["JOB_TIMEOUT_SECONDS"] = "0.3" });
+        using var client = new ServerClient(server);
+
+        var slow = client.WaitFinal(client.SubmitJob(ServerClient.SlowRequest(_model).ToJsonString()));
+        var expected = Saved(remote: null);
+        var afterwards = Saved(server.Settings());
+
+        Assert.Equal(RemoteJobStates.Error, slow.Status);
+        Assert.Equal("The job ran past the server's limit of 0.3 s and was stopped.", slow.Message);
+        TensorAssert.Close(expected, afterwards, 0, 0, "a job after the timeout");
+    }
+
+    [Fact]
+    public void A_full_queue_refuses_with_429_and_queued_jobs_report_their_position()
+    {
+        using var server = ServerProcess.WithLimits(new Dictionary<string, string> { ["CONCURRENT_JOBS"] = "1", ["QUEUE_LENGTH"] = "2" });
+        using var client = new ServerClient(server);
+        var slow = ServerClient.SlowRequest(_model).ToJsonString();
+
+        var running = client.SubmitJob(slow);
+        Assert.Equal(RemoteJobStates.Running, client.WaitFor(running, RemoteJobStates.Running).Status);
+        using var second = client.Submit(slow);
+        using var third = client.Submit(slow);
+        var (status, error) = ServerClient.ErrorOf(client.Submit(slow));
+
+        Assert.Contains("\"position\":1", ReadBody(second), StringComparison.Ordinal);
+        Assert.Contains("\"position\":2", ReadBody(third), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.TooManyRequests, status);
+        Assert.Equal("The queue is full (2 jobs); try again later.", error);
+    }
+
+    [Fact]
+    public void A_result_expires_after_its_lifetime()
+    {
+        using var server = ServerProcess.WithLimits(new Dictionary<string, string> { ["RESULT_TTL_SECONDS"] = "1" });
+        using var client = new ServerClient(server);
+        var job = client.SubmitJob(ServerClient.ValidRequest(_model).ToJsonString());
+        Assert.Equal(RemoteJobStates.Completed, client.WaitFinal(job).Status);
+
+        Thread.Sleep(1500);
+        using var response = client.Get($"v1/jobs/{job}/result");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Empty(Directory.EnumerateFiles(server.ResponsePath));
+    }
+
+    [Fact]
+    public void A_non_blocking_job_is_polled_and_a_dropped_status_stream_does_not_lose_the_result()
+    {
+        using var server = new ServerProcess();
+        using var client = new ServerClient(server);
+        var expected = Saved(remote: null);
+
+        TensorProxy hidden;
+        var tracer = _model.Trace(server.Settings() with { Blocking = false });
+        using (tracer)
+        using (tracer.Invoke("The Eiffel Tower is in the city of"))
+        {
+            hidden = _model.Envoy("transformer.h")[^1].Output[0].Save();
+        }
+        Assert.Throws<ValueNotReadyException>(() => hidden.Value);
+        using (var stream = client.Get($"v1/jobs/{tracer.Job!.Id}/events"))
+        {
+            Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+        }
+        Assert.Contains(tracer.Job.Status().Status, new[] { RemoteJobStates.Queued, RemoteJobStates.Running, RemoteJobStates.Completed });
+
+        tracer.Job.Wait();
+
+        TensorAssert.Close(expected, hidden.Value, 0, 0, "after reconnecting");
+    }
+
+    [Fact]
+    public void A_server_killed_during_a_job_leaves_no_partial_result_and_serves_again_after_a_restart()
+    {
+        using var server = new ServerProcess();
+        using var client = new ServerClient(server);
+        var job = client.SubmitJob(ServerClient.SlowRequest(_model).ToJsonString());
+        client.WaitFor(job, RemoteJobStates.Running);
+
+        server.Kill();
+        foreach (var file in Directory.EnumerateFiles(server.ResponsePath).Where(file => file.EndsWith(".safetensors", StringComparison.Ordinal)))
+        {
+            using var complete = SafetensorsFile.Open(file);
+        }
+        server.Restart();
+
+        Assert.Empty(Directory.EnumerateFiles(server.ResponsePath));
+        TensorAssert.Close(Saved(remote: null), Saved(server.Settings()), 0, 0, "a job after the restart");
+    }
+
+    private static string ReadBody(HttpResponseMessage response)
+    {
+        using var reader = new StreamReader(response.Content.ReadAsStream());
+        return reader.ReadToEnd();
+    }
+
+    private TorchSharp.torch.Tensor Saved(RemoteSettings? remote)
+    {
+        TensorProxy hidden;
+        var tracer = remote is null ? _model.Trace() : _model.Trace(remote);
+        using (tracer)
+        using (tracer.Invoke("The Eiffel Tower is in the city of"))
+        {
+            hidden = _model.Envoy("transformer.h")[^1].Output[0].Save();
+        }
+        return hidden.Value;
+    }
+}
