@@ -61,7 +61,8 @@ public static class GraphSerializer
             }
             return graph;
         }
-        catch (Exception error) when (error is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or OverflowException)
+        catch (Exception error) when (error is JsonException or KeyNotFoundException or InvalidOperationException or FormatException
+            or OverflowException or ArgumentException or InvalidCastException)
         {
             throw new GraphFormatException($"The graph JSON is malformed: {error.Message}", error);
         }

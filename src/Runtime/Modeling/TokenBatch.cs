@@ -8,6 +8,7 @@ namespace NnSight;
 public sealed record TokenRow(IReadOnlyList<long> Ids, IReadOnlyList<long>? Mask = null)
 {
     /// <summary>The number of real tokens.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public int RealLength => Mask is null ? Ids.Count : (int)Mask.Sum();
 }
 
