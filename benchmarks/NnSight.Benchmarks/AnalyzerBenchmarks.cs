@@ -9,7 +9,7 @@ using NnSight.Generators.Analyzers;
 namespace NnSight.Benchmarks;
 
 /// <summary>
-/// The six usage analyzers on a 2,000-line file of traces (100 methods of 20 lines: saves, patches, generation with
+/// The seven usage analyzers on a 2,000-line file of traces (100 methods of 20 lines: saves, patches, generation with
 /// Next(), reads after the run) against the generated GPT-2 class.
 /// </summary>
 [MemoryDiagnoser(displayGenColumns: false)]
@@ -43,6 +43,7 @@ public class AnalyzerBenchmarks
     [
         new ModuleIndexOutOfRangeAnalyzer(), new ValueReadInsideTraceAnalyzer(), new ValueNeverSavedAnalyzer(),
         new ModuleAccessOutsideInvokeAnalyzer(), new TooManyNextCallsAnalyzer(), new AccessOutOfForwardOrderAnalyzer(),
+        new LocalCodeInRemoteTraceAnalyzer(),
     ];
 
     private CSharpCompilation _compilation = null!;
@@ -75,7 +76,7 @@ public class AnalyzerBenchmarks
     public ImmutableArray<Diagnostic> Compile() => _compilation.Clone().GetDiagnostics();
 
     /// <summary>The compiler and the six analyzers on a fresh copy; the difference is the analyzers' time.</summary>
-    [Benchmark(Description = "compiler + 6 analyzers, 2,000 lines")]
+    [Benchmark(Description = "compiler + 7 analyzers, 2,000 lines")]
     public ImmutableArray<Diagnostic> CompileAndAnalyze() =>
         _compilation.Clone().WithAnalyzers(Analyzers).GetAllDiagnosticsAsync().GetAwaiter().GetResult();
 

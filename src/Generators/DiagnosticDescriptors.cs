@@ -79,6 +79,12 @@ internal static class DiagnosticDescriptors
         "'{0}' is set after '{1}' is read in the same invocation and step, but the forward pass computes {2} before {3}; a value can only be set from modules that run before it",
         DiagnosticSeverity.Warning);
 
+    public static readonly DiagnosticDescriptor LocalCodeInRemoteTrace = Usage(
+        "NNS0107",
+        "Local code in a remote trace",
+        "Apply runs local code, which a server never runs; '{0}' runs remotely, so compute this with proxy operations or run the trace locally",
+        DiagnosticSeverity.Error);
+
     /// <summary>Finds the descriptor of an id.</summary>
     public static DiagnosticDescriptor ById(string id) => id switch
     {

@@ -17,6 +17,7 @@ public sealed class AllMistakesTests
         new ModuleAccessOutsideInvokeAnalyzer(),
         new TooManyNextCallsAnalyzer(),
         new AccessOutOfForwardOrderAnalyzer(),
+        new LocalCodeInRemoteTraceAnalyzer(),
     ];
 
     [Fact]
@@ -45,6 +46,11 @@ public sealed class AllMistakesTests
             }
             var read = {|NNS0103:logits.Value|};
             var fine = hidden.Value;
+            using (var remote = model.Trace(remote: true))
+            using (remote.Invoke("b"))
+            {
+                {|NNS0107:model.LmHead.Output.Apply(values => values)|}.Save();
+            }
             """);
         var compilation = CSharpCompilation.Create("Mistakes",
             [CSharpSyntaxTree.ParseText(markup.Source, new CSharpParseOptions(LanguageVersion.Latest), "/project/Program.cs"),

@@ -234,4 +234,36 @@ public sealed class AnalyzerTests
                 model.Transformer.H[3].Output[0] = model.Transformer.H[3].Output[0] * 2;
             }
             """);
+
+    [Fact]
+    public Task NNS0107_apply_in_a_remote_trace() =>
+        AnalyzerVerifier.VerifyAsync<LocalCodeInRemoteTraceAnalyzer>(Header + """
+            using (var tracer = model.Trace(remote: true))
+            using (tracer.Invoke("a"))
+            {
+                var doubled = {|NNS0107:model.LmHead.Output.Apply(logits => logits * 2)|}.Save();
+            }
+            using (var tracer = model.Trace(server: "http://127.0.0.1:5000"))
+            using (tracer.Invoke("b"))
+            {
+                {|NNS0107:model.LmHead.Output.Apply(logits => logits)|};
+            }
+            var settings = new RemoteSettings(new Uri("http://127.0.0.1:5000"), "key");
+            var generator = model.Generate(3, null, settings);
+            using (generator)
+            using (generator.Invoke("c"))
+            {
+                {|NNS0107:model.LmHead.Output.Apply(logits => logits)|};
+            }
+            using (var local = model.Trace())
+            using (local.Invoke("d"))
+            {
+                var fine = model.LmHead.Output.Apply(logits => logits).Save();
+            }
+            using (var notRemote = model.Trace(remote: false))
+            using (notRemote.Invoke("e"))
+            {
+                var fine = model.LmHead.Output.Apply(logits => logits).Save();
+            }
+            """);
 }
