@@ -207,7 +207,7 @@ public class LanguageModel : NnSightModel, IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(maxNewTokens),
                 $"The longest prompt has {longest} tokens and {maxNewTokens} new tokens are asked for: {longest + maxNewTokens} positions, " +
-                $"past this model's {limit} (config.json n_positions / max_position_embeddings).");
+                $"past this model's {limit} (config.json {Config.MaxPositionsKey}).");
         }
     }
 

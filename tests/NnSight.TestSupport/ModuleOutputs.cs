@@ -1,4 +1,5 @@
 using NnSight.Models.Gpt2;
+using NnSight.Models.Llama;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -33,6 +34,31 @@ public sealed class ModuleOutputs : IDisposable
                         Keep($"{path}.0", output.Output);
                         Keep($"{path}.present.key", output.Present.Key);
                         Keep($"{path}.present.value", output.Present.Value);
+                        return output;
+                    }).remove);
+                    break;
+                case LlamaDecoderLayer layer:
+                    _removers.Add(layer.register_forward_hook((_, _, _, _, _, output) =>
+                    {
+                        Keep($"{path}.0", output.HiddenStates);
+                        return output;
+                    }).remove);
+                    break;
+                case LlamaAttention attention:
+                    _removers.Add(attention.register_forward_hook((_, _, _, _, _, output) =>
+                    {
+                        Keep($"{path}.0", output.Output);
+                        Keep($"{path}.1", output.Weights);
+                        Keep($"{path}.present.key", output.Present.Key);
+                        Keep($"{path}.present.value", output.Present.Value);
+                        return output;
+                    }).remove);
+                    break;
+                case LlamaRotaryEmbedding rotary:
+                    _removers.Add(rotary.register_forward_hook((_, _, _, output) =>
+                    {
+                        Keep($"{path}.0", output.Cos);
+                        Keep($"{path}.1", output.Sin);
                         return output;
                     }).remove);
                     break;

@@ -22,6 +22,9 @@ public sealed class ReferenceIndex
     /// <summary>The GPT-2 references.</summary>
     public static ReferenceIndex Gpt2 { get; } = Load(RepositoryPaths.Gpt2Reference);
 
+    /// <summary>The Llama references (tiny-llama and tiny-llama-bias).</summary>
+    public static ReferenceIndex Llama { get; } = Load(RepositoryPaths.LlamaReference);
+
     /// <summary>Reads <c>index.json</c> in <paramref name="folder"/>.</summary>
     public static ReferenceIndex Load(string folder)
     {
@@ -29,11 +32,11 @@ public sealed class ReferenceIndex
         return new ReferenceIndex(folder, document.RootElement.Clone());
     }
 
-    /// <summary>The prompt texts with their token ids, by prompt name.</summary>
+    /// <summary>The prompt texts (empty for prompts given as raw ids) with their token ids, by prompt name.</summary>
     public IReadOnlyDictionary<string, (string Text, long[] Ids)> Prompts =>
         _root.GetProperty("prompts").EnumerateObject().ToDictionary(
             prompt => prompt.Name,
-            prompt => (prompt.Value.GetProperty("text").GetString()!,
+            prompt => (prompt.Value.TryGetProperty("text", out var text) ? text.GetString()! : "",
                 prompt.Value.GetProperty("ids").EnumerateArray().Select(id => id.GetInt64()).ToArray()));
 
     /// <summary>The named single tokens and their ids.</summary>

@@ -11,6 +11,15 @@ public static class RepositoryPaths
     /// <summary>The bundled tiny GPT-2 checkpoint.</summary>
     public static string TinyGpt2 => Path.Combine(Root, "models", "tiny-gpt2");
 
+    /// <summary>The bundled tiny Llama checkpoint (grouped-query attention, no biases).</summary>
+    public static string TinyLlama => Path.Combine(Root, "models", "tiny-llama");
+
+    /// <summary>The bundled tiny Llama with q/k/v/o biases.</summary>
+    public static string TinyLlamaBias => Path.Combine(Root, "models", "tiny-llama-bias");
+
+    /// <summary>The HuggingFace reference outputs for the tiny Llamas.</summary>
+    public static string LlamaReference => Path.Combine(Root, "tests", "fixtures", "reference", "llama");
+
     /// <summary>The HuggingFace reference outputs for GPT-2.</summary>
     public static string Gpt2Reference => Path.Combine(Root, "tests", "fixtures", "reference");
 

@@ -1,4 +1,5 @@
 using NnSight.Models.Gpt2;
+using NnSight.Models.Llama;
 using NnSight.Models.Modules;
 using static TorchSharp.torch;
 
@@ -16,7 +17,13 @@ public static class ModelArchitectures
     private static readonly Architecture[] All =
     [
         new("gpt2", typeof(GPT2Config), (config, device, dtype) => new GPT2LMHeadModel((GPT2Config)config, device, dtype)),
+        new("llama", typeof(LlamaConfig), CreateLlama),
+        new("mistral", typeof(MistralConfig), CreateLlama),
+        new("qwen2", typeof(Qwen2Config), CreateLlama),
     ];
+
+    private static LlamaForCausalLM CreateLlama(PretrainedConfig config, Device device, ScalarType? dtype) =>
+        new((LlamaConfig)config, device, dtype);
 
     /// <summary>Every supported <c>model_type</c>.</summary>
     public static IReadOnlyList<string> SupportedModelTypes { get; } = [.. All.Select(architecture => architecture.ModelType)];

@@ -55,6 +55,10 @@ public abstract record PretrainedConfig
     [JsonIgnore]
     public abstract int? MaxPositions { get; }
 
+    /// <summary>The config key that sets <see cref="MaxPositions"/>, for messages.</summary>
+    [JsonIgnore]
+    public virtual string MaxPositionsKey => "max_position_embeddings";
+
     /// <summary>Throws a <see cref="ConfigException"/> naming the key and value the implementation cannot honour.</summary>
     public abstract void Validate();
 

@@ -119,6 +119,10 @@ public sealed record GPT2Config : PretrainedConfig
     public override int? MaxPositions => NPositions;
 
     /// <inheritdoc />
+    [JsonIgnore]
+    public override string MaxPositionsKey => "n_positions";
+
+    /// <inheritdoc />
     public override void Validate()
     {
         const string Architecture = "GPT-2";

@@ -44,31 +44,16 @@ public sealed partial class GPT2LMHeadModel : CausalLanguageModel
         TiedTensors: _config.TieWordEmbeddings ? ["lm_head.weight"] : []);
 
     /// <inheritdoc />
+    protected override nn.Module<Tensor, KeyValueCache?, Tensor?, Tensor?, (Tensor LastHiddenState, KeyValueCache PastKeyValues)> BaseModel => transformer;
+
+    /// <inheritdoc />
+    protected override Linear LanguageModelHead => lm_head;
+
+    /// <inheritdoc />
+    protected override Embedding TokenEmbedding => transformer.TokenEmbedding;
+
+    /// <inheritdoc />
     public override IShapeRules ShapeRules => new GPT2ShapeRules(_config, lm_head.weight!.dtype);
-
-    /// <inheritdoc />
-    public override void TieWeights()
-    {
-        if (_config.TieWordEmbeddings)
-        {
-            lm_head.weight = transformer.TokenEmbedding.weight
-                ?? throw new InvalidOperationException("transformer.wte has no weight to tie lm_head to.");
-        }
-    }
-
-    /// <inheritdoc />
-    public override CausalLMOutput forward(
-        Tensor inputIds, KeyValueCache? pastKeyValues, Tensor? attentionMask, Tensor? positionIds, int logitsToKeep)
-    {
-        using var scope = NewDisposeScope();
-        var (hiddenStates, presents) = transformer.call(inputIds, pastKeyValues, attentionMask, positionIds);
-        if (logitsToKeep > 0 && logitsToKeep < hiddenStates.shape[1])
-        {
-            hiddenStates = hiddenStates.narrow(1, hiddenStates.shape[1] - logitsToKeep, logitsToKeep);
-        }
-        var logits = lm_head.call(hiddenStates);
-        return new CausalLMOutput(logits, presents).MoveToOuterDisposeScope();
-    }
 
     /// <summary>The causal-mask buffers older checkpoints stored (HuggingFace ignores them on load too).</summary>
     [GeneratedRegex(@"^(transformer\.)?h\.\d+\.attn\.(bias|masked_bias)$")]

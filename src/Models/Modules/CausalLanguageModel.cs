@@ -1,6 +1,7 @@
 using NnSight.Models.Configuration;
 using NnSight.Models.Loading;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace NnSight.Models.Modules;
@@ -35,6 +36,36 @@ public abstract class CausalLanguageModel : nn.Module<Tensor, KeyValueCache?, Te
     /// unless it is observed.</summary>
     public virtual string HeadPath => "lm_head";
 
-    /// <summary>Ties weights that the architecture shares (the language-model head and the token embedding).</summary>
-    public abstract void TieWeights();
+    /// <summary>The base model (<c>transformer</c>, <c>model</c>): token ids to the last hidden state and the cache.</summary>
+    protected abstract nn.Module<Tensor, KeyValueCache?, Tensor?, Tensor?, (Tensor LastHiddenState, KeyValueCache PastKeyValues)> BaseModel { get; }
+
+    /// <summary>The language-model head, hidden states to logits.</summary>
+    protected abstract Linear LanguageModelHead { get; }
+
+    /// <summary>The token embedding, whose weight a tied head shares.</summary>
+    protected abstract Embedding TokenEmbedding { get; }
+
+    /// <summary>Makes the head share the token embedding's weight when <c>tie_word_embeddings</c> is true.</summary>
+    public void TieWeights()
+    {
+        if (Config.TieWordEmbeddings)
+        {
+            LanguageModelHead.weight = TokenEmbedding.weight
+                ?? throw new InvalidOperationException($"The token embedding has no weight to tie {HeadPath} to.");
+        }
+    }
+
+    /// <inheritdoc />
+    public override CausalLMOutput forward(
+        Tensor inputIds, KeyValueCache? pastKeyValues, Tensor? attentionMask, Tensor? positionIds, int logitsToKeep)
+    {
+        using var scope = NewDisposeScope();
+        var (hiddenStates, presents) = BaseModel.call(inputIds, pastKeyValues, attentionMask, positionIds);
+        if (logitsToKeep > 0 && logitsToKeep < hiddenStates.shape[1])
+        {
+            hiddenStates = hiddenStates.narrow(1, hiddenStates.shape[1] - logitsToKeep, logitsToKeep);
+        }
+        var logits = LanguageModelHead.call(hiddenStates);
+        return new CausalLMOutput(logits, presents).MoveToOuterDisposeScope();
+    }
 }
