@@ -11,3 +11,7 @@ public partial class Gpt2;
 /// <summary>The bundled tiny Llama, typed.</summary>
 [LanguageModel("models/tiny-llama/config.json")]
 public partial class TinyLlama;
+
+/// <summary>A published Phi-2 config: typed, though NnSight.Models does not implement Phi.</summary>
+[LanguageModel("tests/NnSight.Generators.Tests/Configs/phi-2.json")]
+public partial class Phi2;

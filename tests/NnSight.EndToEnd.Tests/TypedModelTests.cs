@@ -28,11 +28,40 @@ public sealed class TypedModelTests
     }
 
     [Fact]
-    public void A_typed_llama_compiles_and_says_its_architecture_is_not_implemented_yet()
+    public void A_typed_class_of_an_architecture_not_implemented_yet_compiles_and_says_so_on_load()
     {
-        var error = Assert.Throws<NotSupportedException>(() => TinyLlama.FromPretrained(Path.Combine(RepositoryPaths.Root, "models", "tiny-llama")));
+        var error = Assert.Throws<NotSupportedException>(() => Phi2.FromPretrained(RepositoryPaths.TinyLlama));
 
-        Assert.Contains("TinyLlama is typed from a llama config, but NnSight.Models does not implement the llama architecture yet", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Phi2 is typed from a phi config, but NnSight.Models does not implement the phi architecture yet", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_typed_llama_tree_mirrors_the_config_and_knows_its_shapes()
+    {
+        using var model = TinyLlama.FromPretrained(RepositoryPaths.TinyLlama);
+        using var tracer = model.Trace();
+        using var invoker = tracer.Invoke([366L, 95, 138, 5, 366, 6, 345, 458, 98, 61]);
+
+        Assert.Equal(4, model.Model.Layers.Count);
+        Assert.Equal("model.layers.3.self_attn.k_proj", model.Model.Layers[^1].SelfAttn.KProj.Path);
+        Assert.Equal([1L, 10L, 64L], model.Model.Layers[^1].Output.HiddenStates.shape);
+        Assert.Equal([1L, 10L, 32L], model.Model.Layers[0].SelfAttn.KProj.Output.shape);
+        Assert.Equal([1L, 4L, 10L, 10L], model.Model.Layers[0].SelfAttn.Output.Weights.shape);
+        Assert.Equal([1L, 2L, 10L, 16L], model.Model.Layers[0].SelfAttn.Output.Present[0].shape);
+        Assert.Equal([10L, 16L], model.Model.Layers[0].SelfAttn.RotaryEmb.Output.Cos.shape);
+        Assert.Equal([1L, 10L, 176L], model.Model.Layers[0].Mlp.ActFn.Output.shape);
+        Assert.Equal([1L, 10L, 512L], model.Output.Logits.shape);
+    }
+
+    [Fact]
+    public void A_llama_folder_without_tokenizer_files_takes_ids_and_refuses_text_clearly()
+    {
+        using var model = TinyLlama.FromPretrained(RepositoryPaths.TinyLlama);
+
+        Assert.Null(model.Tokenizer);
+        using var tracer = model.Trace();
+        var error = Assert.Throws<InvalidOperationException>(() => tracer.Invoke("The Eiffel Tower is in the city of"));
+        Assert.Equal("This llama model has no tokenizer (no tokenizer files in its folder): pass token ids instead of text.", error.Message);
     }
 
     [Fact]

@@ -7,7 +7,7 @@ namespace NnSight.Server.Tests;
 
 /// <summary>
 /// The real NnSight server as its own process on 127.0.0.1 with a fresh port, RESPONSE_PATH and config serving the
-/// bundled tiny GPT-2. Disposing kills it and deletes its folder.
+/// bundled tiny GPT-2 and tiny Llama. Disposing kills it and deletes its folder.
 /// </summary>
 public sealed class ServerProcess : IDisposable
 {
@@ -92,6 +92,7 @@ public sealed class ServerProcess : IDisposable
             RESPONSE_PATH: responses
             MODELS:
               tiny-gpt2: {RepositoryPaths.TinyGpt2}
+              tiny-llama: {RepositoryPaths.TinyLlama}
             API_KEYS:
               - {ApiKey}
               - {OtherApiKey}

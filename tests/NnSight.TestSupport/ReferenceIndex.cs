@@ -77,10 +77,18 @@ public sealed class ReferenceScenario
     /// Asserts <paramref name="actual"/> equals the stored tensor <paramref name="name"/>: exactly for ids, else within
     /// that tensor's own rtol/atol; only where <paramref name="where"/> is true when given.
     /// </summary>
-    public void Expect(string name, Tensor actual, Tensor? where = null)
+    public void Expect(string name, Tensor actual, Tensor? where = null) => ExpectPart(name, expected => expected.alias(), actual, where);
+
+    /// <summary>
+    /// Asserts <paramref name="actual"/> equals <paramref name="part"/> of the stored tensor <paramref name="name"/>
+    /// (a row, a position), with that tensor's own tolerance.
+    /// </summary>
+    public void ExpectPart(string name, Func<Tensor, Tensor> part, Tensor actual, Tensor? where = null)
     {
+        ArgumentNullException.ThrowIfNull(part);
         var spec = _scenario.GetProperty("tensors").GetProperty(name);
-        using var expected = Load(name);
+        using var stored = Load(name);
+        using var expected = part(stored);
         var label = $"{_scenario.GetProperty("name").GetString()}/{name}";
         if (spec.TryGetProperty("rtol", out var rtol))
         {

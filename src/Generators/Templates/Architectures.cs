@@ -76,34 +76,38 @@ internal static class Architectures
             ]);
     }
 
-    private static ArchitectureTemplate Llama(string modelType) => new(
-        modelType,
-        modelType switch { "llama" => "Llama", "mistral" => "Mistral", _ => "Qwen2" },
-        ["num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "vocab_size"],
-        ["num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads", "intermediate_size", "vocab_size"],
-        DeriveAttention,
-        RootOutput("{num_hidden_layers}"),
-        [
-            M("model", "LlamaModel", tuple: [new(0, "LastHiddenState", "the hidden states after norm, " + Hidden), Cache(1, "{num_hidden_layers}")], children:
+    private static ArchitectureTemplate Llama(string modelType)
+    {
+        var prefix = modelType switch { "llama" => "Llama", "mistral" => "Mistral", _ => "Qwen2" };
+        return new(
+            modelType,
+            prefix,
+            ["num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "vocab_size"],
+            ["num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads", "intermediate_size", "vocab_size"],
+            DeriveAttention,
+            RootOutput("{num_hidden_layers}"),
             [
-                M("embed_tokens", "Embedding", Hidden),
-                L("layers", "num_hidden_layers", M("layers", "LlamaDecoderLayer", tuple: [new(0, "HiddenStates", "the residual stream after the layer, " + Hidden), Present()], children:
+                M("model", prefix + "Model", tuple: [new(0, "LastHiddenState", "the hidden states after norm, " + Hidden), Cache(1, "{num_hidden_layers}")], children:
                 [
-                    M("input_layernorm", "LlamaRMSNorm", Hidden),
-                    SelfAttention("LlamaAttention", "o_proj"),
-                    M("post_attention_layernorm", "LlamaRMSNorm", Hidden),
-                    M("mlp", "LlamaMLP", Hidden, children:
+                    M("embed_tokens", "Embedding", Hidden),
+                    L("layers", "num_hidden_layers", M("layers", prefix + "DecoderLayer", tuple: [new(0, "HiddenStates", "the residual stream after the layer, " + Hidden), Present(1)], children:
                     [
-                        M("gate_proj", "Linear", "[batch, seq, {intermediate_size}]"),
-                        M("act_fn", "{hidden_act} activation", "[batch, seq, {intermediate_size}]"),
-                        M("up_proj", "Linear", "[batch, seq, {intermediate_size}]"),
-                        M("down_proj", "Linear", Hidden),
-                    ]),
-                ])),
-                M("norm", "LlamaRMSNorm", Hidden),
-            ]),
-            M("lm_head", "Linear", "[batch, seq, {vocab_size}]"),
-        ]);
+                        M("input_layernorm", prefix + "RMSNorm", Hidden),
+                        SelfAttention(prefix, "o_proj"),
+                        M("post_attention_layernorm", prefix + "RMSNorm", Hidden),
+                        M("mlp", prefix + "MLP", Hidden, children:
+                        [
+                            M("gate_proj", "Linear", "[batch, seq, {intermediate_size}]"),
+                            M("act_fn", "{hidden_act} activation", "[batch, seq, {intermediate_size}]"),
+                            M("up_proj", "Linear", "[batch, seq, {intermediate_size}]"),
+                            M("down_proj", "Linear", Hidden),
+                        ]),
+                    ])),
+                    M("norm", prefix + "RMSNorm", Hidden),
+                ]),
+                M("lm_head", "Linear", "[batch, seq, {vocab_size}]"),
+            ]);
+    }
 
     private static ArchitectureTemplate Mixtral()
     {
@@ -119,10 +123,10 @@ internal static class Architectures
                 M("model", "MixtralModel", tuple: [new(0, "LastHiddenState", "the hidden states after norm, " + Hidden), Cache(1, "{num_hidden_layers}")], children:
                 [
                     M("embed_tokens", "Embedding", Hidden),
-                    L("layers", "num_hidden_layers", M("layers", "MixtralDecoderLayer", tuple: [new(0, "HiddenStates", "the residual stream after the layer, " + Hidden), Present()], children:
+                    L("layers", "num_hidden_layers", M("layers", "MixtralDecoderLayer", tuple: [new(0, "HiddenStates", "the residual stream after the layer, " + Hidden), Present(1)], children:
                     [
                         M("input_layernorm", "MixtralRMSNorm", Hidden),
-                        SelfAttention("MixtralAttention", "o_proj"),
+                        SelfAttention("Mixtral", "o_proj"),
                         M("post_attention_layernorm", "MixtralRMSNorm", Hidden),
                         M("block_sparse_moe", "MixtralSparseMoeBlock", tuple: [new(0, "Output", "the mixture's output, " + Hidden), new(1, "RouterLogits", "[batch·seq, {num_local_experts}]")], children:
                         [
@@ -158,10 +162,10 @@ internal static class Architectures
             [
                 M("embed_tokens", "Embedding", Hidden),
                 M("embed_dropout", "Dropout", Hidden),
-                L("layers", "num_hidden_layers", M("layers", "PhiDecoderLayer", tuple: [new(0, "HiddenStates", "the residual stream after the layer, " + Hidden), Present()], children:
+                L("layers", "num_hidden_layers", M("layers", "PhiDecoderLayer", tuple: [new(0, "HiddenStates", "the residual stream after the layer, " + Hidden), Present(1)], children:
                 [
                     M("input_layernorm", "LayerNorm", Hidden),
-                    SelfAttention("PhiAttention", "dense"),
+                    SelfAttention("Phi", "dense"),
                     M("resid_dropout", "Dropout", Hidden),
                     M("mlp", "PhiMLP", Hidden, children:
                     [
@@ -185,18 +189,24 @@ internal static class Architectures
         values.Set("kv_dim", values.Long("num_key_value_heads")!.Value * values.Long("head_dim")!.Value);
     }
 
-    private static ModuleTemplate SelfAttention(string kind, string outputProjection) =>
-        M("self_attn", kind, tuple: [new(0, "Output", "the attention output after " + outputProjection + ", " + Hidden), Present()], children:
+    /// <summary>HuggingFace 4.36's eager attention with <c>output_attentions</c>: (output, probabilities, present).</summary>
+    private static ModuleTemplate SelfAttention(string classPrefix, string outputProjection) =>
+        M("self_attn", classPrefix + "Attention", tuple:
+        [
+            new(0, "Output", "the attention output after " + outputProjection + ", " + Hidden),
+            new(1, "Weights", "the attention probabilities, [batch, {num_attention_heads}, seq, positions]"),
+            Present(2),
+        ], children:
         [
             M("q_proj", "Linear", "[batch, seq, {q_dim}]"),
             M("k_proj", "Linear", "[batch, seq, {kv_dim}]"),
             M("v_proj", "Linear", "[batch, seq, {kv_dim}]"),
-            M("rotary_emb", "RotaryEmbedding", tuple: [new(0, "Cos", "[batch, seq, {head_dim}]"), new(1, "Sin", "[batch, seq, {head_dim}]")]),
+            M("rotary_emb", classPrefix + "RotaryEmbedding", tuple: [new(0, "Cos", "the cos table of positions 0.., [positions, {head_dim}]"), new(1, "Sin", "the sin table of positions 0.., [positions, {head_dim}]")]),
             M(outputProjection, "Linear", Hidden),
         ]);
 
-    private static TupleElement Present() =>
-        new(1, "Present", "the (key, value) of this layer, each [batch, {num_key_value_heads}, positions, {head_dim}]", IsTuple: true);
+    private static TupleElement Present(int index) =>
+        new(index, "Present", "the (key, value) of this layer, each [batch, {num_key_value_heads}, positions, {head_dim}]", IsTuple: true);
 
     private static TupleElement Cache(int index, string layers) =>
         new(index, "PastKeyValues", "the key/value cache: " + layers + " × (key, value)", IsTuple: true);

@@ -126,7 +126,7 @@ namespace Models
                 [global::NnSight.Module("input_layernorm", 0, Relative = true)]
                 public global::NnSight.Envoy InputLayernorm { get; }
 
-                /// <summary><c>model.layers.{i}.self_attn</c>: LlamaAttention. Output: a tuple of [0] Output, [1] Present.</summary>
+                /// <summary><c>model.layers.{i}.self_attn</c>: LlamaAttention. Output: a tuple of [0] Output, [1] Weights, [2] Present.</summary>
                 [global::NnSight.Module("self_attn", 6, Relative = true)]
                 public ModelLayersSelfAttnEnvoy SelfAttn { get; }
 
@@ -166,7 +166,7 @@ namespace Models
                         OProj = envoy.Child("o_proj");
                     }
 
-                    /// <summary>The output of <c>model.layers.{i}.self_attn</c> in the current invocation, a tuple: [0] Output, [1] Present; settable.</summary>
+                    /// <summary>The output of <c>model.layers.{i}.self_attn</c> in the current invocation, a tuple: [0] Output, [1] Weights, [2] Present; settable.</summary>
                     public new ModelLayersSelfAttnOutput Output { get => new(base.Output); set => base.Output = value; }
 
                     /// <summary><c>model.layers.{i}.self_attn.q_proj</c>: Linear. Output: [batch, seq, 8192].</summary>
@@ -181,7 +181,7 @@ namespace Models
                     [global::NnSight.Module("self_attn.v_proj", 3, Relative = true)]
                     public global::NnSight.Envoy VProj { get; }
 
-                    /// <summary><c>model.layers.{i}.self_attn.rotary_emb</c>: RotaryEmbedding. Output: a tuple of [0] Cos, [1] Sin.</summary>
+                    /// <summary><c>model.layers.{i}.self_attn.rotary_emb</c>: LlamaRotaryEmbedding. Output: a tuple of [0] Cos, [1] Sin.</summary>
                     [global::NnSight.Module("self_attn.rotary_emb", 4, Relative = true)]
                     public ModelLayersSelfAttnRotaryEmbEnvoy RotaryEmb { get; }
 
@@ -200,11 +200,14 @@ namespace Models
                         /// <summary>Element [0]: the attention output after o_proj, [batch, seq, 8192].</summary>
                         public global::NnSight.TensorProxy Output => Element(0);
 
-                        /// <summary>Element [1]: the (key, value) of this layer, each [batch, 8, positions, 128].</summary>
-                        public global::NnSight.TupleProxy Present => new global::NnSight.TupleProxy(Element(1));
+                        /// <summary>Element [1]: the attention probabilities, [batch, 64, seq, positions].</summary>
+                        public global::NnSight.TensorProxy Weights => Element(1);
+
+                        /// <summary>Element [2]: the (key, value) of this layer, each [batch, 8, positions, 128].</summary>
+                        public global::NnSight.TupleProxy Present => new global::NnSight.TupleProxy(Element(2));
                     }
 
-                    /// <summary>The envoy of <c>model.layers.{i}.self_attn.rotary_emb</c>: RotaryEmbedding, with its submodules typed.</summary>
+                    /// <summary>The envoy of <c>model.layers.{i}.self_attn.rotary_emb</c>: LlamaRotaryEmbedding, with its submodules typed.</summary>
                     public sealed class ModelLayersSelfAttnRotaryEmbEnvoy : global::NnSight.Envoy
                     {
                         internal ModelLayersSelfAttnRotaryEmbEnvoy(global::NnSight.Envoy envoy)
@@ -223,10 +226,10 @@ namespace Models
                             {
                             }
 
-                            /// <summary>Element [0]: [batch, seq, 128].</summary>
+                            /// <summary>Element [0]: the cos table of positions 0.., [positions, 128].</summary>
                             public global::NnSight.TensorProxy Cos => Element(0);
 
-                            /// <summary>Element [1]: [batch, seq, 128].</summary>
+                            /// <summary>Element [1]: the sin table of positions 0.., [positions, 128].</summary>
                             public global::NnSight.TensorProxy Sin => Element(1);
                         }
                     }

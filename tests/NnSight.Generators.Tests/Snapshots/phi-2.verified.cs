@@ -131,7 +131,7 @@ namespace Models
                 [global::NnSight.Module("input_layernorm", 0, Relative = true)]
                 public global::NnSight.Envoy InputLayernorm { get; }
 
-                /// <summary><c>model.layers.{i}.self_attn</c>: PhiAttention. Output: a tuple of [0] Output, [1] Present.</summary>
+                /// <summary><c>model.layers.{i}.self_attn</c>: PhiAttention. Output: a tuple of [0] Output, [1] Weights, [2] Present.</summary>
                 [global::NnSight.Module("self_attn", 6, Relative = true)]
                 public ModelLayersSelfAttnEnvoy SelfAttn { get; }
 
@@ -171,7 +171,7 @@ namespace Models
                         Dense = envoy.Child("dense");
                     }
 
-                    /// <summary>The output of <c>model.layers.{i}.self_attn</c> in the current invocation, a tuple: [0] Output, [1] Present; settable.</summary>
+                    /// <summary>The output of <c>model.layers.{i}.self_attn</c> in the current invocation, a tuple: [0] Output, [1] Weights, [2] Present; settable.</summary>
                     public new ModelLayersSelfAttnOutput Output { get => new(base.Output); set => base.Output = value; }
 
                     /// <summary><c>model.layers.{i}.self_attn.q_proj</c>: Linear. Output: [batch, seq, 2560].</summary>
@@ -186,7 +186,7 @@ namespace Models
                     [global::NnSight.Module("self_attn.v_proj", 3, Relative = true)]
                     public global::NnSight.Envoy VProj { get; }
 
-                    /// <summary><c>model.layers.{i}.self_attn.rotary_emb</c>: RotaryEmbedding. Output: a tuple of [0] Cos, [1] Sin.</summary>
+                    /// <summary><c>model.layers.{i}.self_attn.rotary_emb</c>: PhiRotaryEmbedding. Output: a tuple of [0] Cos, [1] Sin.</summary>
                     [global::NnSight.Module("self_attn.rotary_emb", 4, Relative = true)]
                     public ModelLayersSelfAttnRotaryEmbEnvoy RotaryEmb { get; }
 
@@ -205,11 +205,14 @@ namespace Models
                         /// <summary>Element [0]: the attention output after dense, [batch, seq, 2560].</summary>
                         public global::NnSight.TensorProxy Output => Element(0);
 
-                        /// <summary>Element [1]: the (key, value) of this layer, each [batch, 32, positions, 80].</summary>
-                        public global::NnSight.TupleProxy Present => new global::NnSight.TupleProxy(Element(1));
+                        /// <summary>Element [1]: the attention probabilities, [batch, 32, seq, positions].</summary>
+                        public global::NnSight.TensorProxy Weights => Element(1);
+
+                        /// <summary>Element [2]: the (key, value) of this layer, each [batch, 32, positions, 80].</summary>
+                        public global::NnSight.TupleProxy Present => new global::NnSight.TupleProxy(Element(2));
                     }
 
-                    /// <summary>The envoy of <c>model.layers.{i}.self_attn.rotary_emb</c>: RotaryEmbedding, with its submodules typed.</summary>
+                    /// <summary>The envoy of <c>model.layers.{i}.self_attn.rotary_emb</c>: PhiRotaryEmbedding, with its submodules typed.</summary>
                     public sealed class ModelLayersSelfAttnRotaryEmbEnvoy : global::NnSight.Envoy
                     {
                         internal ModelLayersSelfAttnRotaryEmbEnvoy(global::NnSight.Envoy envoy)
@@ -228,10 +231,10 @@ namespace Models
                             {
                             }
 
-                            /// <summary>Element [0]: [batch, seq, 80].</summary>
+                            /// <summary>Element [0]: the cos table of positions 0.., [positions, 80].</summary>
                             public global::NnSight.TensorProxy Cos => Element(0);
 
-                            /// <summary>Element [1]: [batch, seq, 80].</summary>
+                            /// <summary>Element [1]: the sin table of positions 0.., [positions, 80].</summary>
                             public global::NnSight.TensorProxy Sin => Element(1);
                         }
                     }

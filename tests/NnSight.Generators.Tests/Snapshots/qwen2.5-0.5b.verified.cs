@@ -43,7 +43,7 @@ namespace Models
         /// <summary>The output of the model (the root module) in the current invocation, a tuple: [0] Logits, [1] PastKeyValues; settable.</summary>
         public new ModelQwen2505bOutput Output { get => new(base.Output); set => base.Output = value; }
 
-        /// <summary><c>model</c>: LlamaModel. Output: a tuple of [0] LastHiddenState, [1] PastKeyValues.</summary>
+        /// <summary><c>model</c>: Qwen2Model. Output: a tuple of [0] LastHiddenState, [1] PastKeyValues.</summary>
         [global::NnSight.Module("model", 338)]
         public ModelEnvoy Model { get; }
 
@@ -66,7 +66,7 @@ namespace Models
             public global::NnSight.TupleProxy PastKeyValues => new global::NnSight.TupleProxy(Element(1));
         }
 
-        /// <summary>The envoy of <c>model</c>: LlamaModel, with its submodules typed.</summary>
+        /// <summary>The envoy of <c>model</c>: Qwen2Model, with its submodules typed.</summary>
         public sealed class ModelEnvoy : global::NnSight.Envoy
         {
             internal ModelEnvoy(global::NnSight.Envoy envoy)
@@ -84,11 +84,11 @@ namespace Models
             [global::NnSight.Module("model.embed_tokens", 0)]
             public global::NnSight.Envoy EmbedTokens { get; }
 
-            /// <summary><c>model.layers</c>: ModuleList of 24 LlamaDecoderLayer. 24 modules; index with [i] or [^i].</summary>
+            /// <summary><c>model.layers</c>: ModuleList of 24 Qwen2DecoderLayer. 24 modules; index with [i] or [^i].</summary>
             [global::NnSight.ModuleList("model.layers", 24, 1, 14)]
             public global::NnSight.EnvoyList<ModelLayersEnvoy> Layers { get; }
 
-            /// <summary><c>model.norm</c>: LlamaRMSNorm. Output: [batch, seq, 896].</summary>
+            /// <summary><c>model.norm</c>: Qwen2RMSNorm. Output: [batch, seq, 896].</summary>
             [global::NnSight.Module("model.norm", 337)]
             public global::NnSight.Envoy Norm { get; }
 
@@ -107,7 +107,7 @@ namespace Models
                 public global::NnSight.TupleProxy PastKeyValues => new global::NnSight.TupleProxy(Element(1));
             }
 
-            /// <summary>The envoy of <c>model.layers.{i}</c>: LlamaDecoderLayer, with its submodules typed.</summary>
+            /// <summary>The envoy of <c>model.layers.{i}</c>: Qwen2DecoderLayer, with its submodules typed.</summary>
             public sealed class ModelLayersEnvoy : global::NnSight.Envoy
             {
                 internal ModelLayersEnvoy(global::NnSight.Envoy envoy)
@@ -122,19 +122,19 @@ namespace Models
                 /// <summary>The output of <c>model.layers.{i}</c> in the current invocation, a tuple: [0] HiddenStates, [1] Present; settable.</summary>
                 public new ModelLayersOutput Output { get => new(base.Output); set => base.Output = value; }
 
-                /// <summary><c>model.layers.{i}.input_layernorm</c>: LlamaRMSNorm. Output: [batch, seq, 896].</summary>
+                /// <summary><c>model.layers.{i}.input_layernorm</c>: Qwen2RMSNorm. Output: [batch, seq, 896].</summary>
                 [global::NnSight.Module("input_layernorm", 0, Relative = true)]
                 public global::NnSight.Envoy InputLayernorm { get; }
 
-                /// <summary><c>model.layers.{i}.self_attn</c>: LlamaAttention. Output: a tuple of [0] Output, [1] Present.</summary>
+                /// <summary><c>model.layers.{i}.self_attn</c>: Qwen2Attention. Output: a tuple of [0] Output, [1] Weights, [2] Present.</summary>
                 [global::NnSight.Module("self_attn", 6, Relative = true)]
                 public ModelLayersSelfAttnEnvoy SelfAttn { get; }
 
-                /// <summary><c>model.layers.{i}.post_attention_layernorm</c>: LlamaRMSNorm. Output: [batch, seq, 896].</summary>
+                /// <summary><c>model.layers.{i}.post_attention_layernorm</c>: Qwen2RMSNorm. Output: [batch, seq, 896].</summary>
                 [global::NnSight.Module("post_attention_layernorm", 7, Relative = true)]
                 public global::NnSight.Envoy PostAttentionLayernorm { get; }
 
-                /// <summary><c>model.layers.{i}.mlp</c>: LlamaMLP. Output: [batch, seq, 896].</summary>
+                /// <summary><c>model.layers.{i}.mlp</c>: Qwen2MLP. Output: [batch, seq, 896].</summary>
                 [global::NnSight.Module("mlp", 12, Relative = true)]
                 public ModelLayersMlpEnvoy Mlp { get; }
 
@@ -153,7 +153,7 @@ namespace Models
                     public global::NnSight.TupleProxy Present => new global::NnSight.TupleProxy(Element(1));
                 }
 
-                /// <summary>The envoy of <c>model.layers.{i}.self_attn</c>: LlamaAttention, with its submodules typed.</summary>
+                /// <summary>The envoy of <c>model.layers.{i}.self_attn</c>: Qwen2Attention, with its submodules typed.</summary>
                 public sealed class ModelLayersSelfAttnEnvoy : global::NnSight.Envoy
                 {
                     internal ModelLayersSelfAttnEnvoy(global::NnSight.Envoy envoy)
@@ -166,7 +166,7 @@ namespace Models
                         OProj = envoy.Child("o_proj");
                     }
 
-                    /// <summary>The output of <c>model.layers.{i}.self_attn</c> in the current invocation, a tuple: [0] Output, [1] Present; settable.</summary>
+                    /// <summary>The output of <c>model.layers.{i}.self_attn</c> in the current invocation, a tuple: [0] Output, [1] Weights, [2] Present; settable.</summary>
                     public new ModelLayersSelfAttnOutput Output { get => new(base.Output); set => base.Output = value; }
 
                     /// <summary><c>model.layers.{i}.self_attn.q_proj</c>: Linear. Output: [batch, seq, 896].</summary>
@@ -181,7 +181,7 @@ namespace Models
                     [global::NnSight.Module("self_attn.v_proj", 3, Relative = true)]
                     public global::NnSight.Envoy VProj { get; }
 
-                    /// <summary><c>model.layers.{i}.self_attn.rotary_emb</c>: RotaryEmbedding. Output: a tuple of [0] Cos, [1] Sin.</summary>
+                    /// <summary><c>model.layers.{i}.self_attn.rotary_emb</c>: Qwen2RotaryEmbedding. Output: a tuple of [0] Cos, [1] Sin.</summary>
                     [global::NnSight.Module("self_attn.rotary_emb", 4, Relative = true)]
                     public ModelLayersSelfAttnRotaryEmbEnvoy RotaryEmb { get; }
 
@@ -200,11 +200,14 @@ namespace Models
                         /// <summary>Element [0]: the attention output after o_proj, [batch, seq, 896].</summary>
                         public global::NnSight.TensorProxy Output => Element(0);
 
-                        /// <summary>Element [1]: the (key, value) of this layer, each [batch, 2, positions, 64].</summary>
-                        public global::NnSight.TupleProxy Present => new global::NnSight.TupleProxy(Element(1));
+                        /// <summary>Element [1]: the attention probabilities, [batch, 14, seq, positions].</summary>
+                        public global::NnSight.TensorProxy Weights => Element(1);
+
+                        /// <summary>Element [2]: the (key, value) of this layer, each [batch, 2, positions, 64].</summary>
+                        public global::NnSight.TupleProxy Present => new global::NnSight.TupleProxy(Element(2));
                     }
 
-                    /// <summary>The envoy of <c>model.layers.{i}.self_attn.rotary_emb</c>: RotaryEmbedding, with its submodules typed.</summary>
+                    /// <summary>The envoy of <c>model.layers.{i}.self_attn.rotary_emb</c>: Qwen2RotaryEmbedding, with its submodules typed.</summary>
                     public sealed class ModelLayersSelfAttnRotaryEmbEnvoy : global::NnSight.Envoy
                     {
                         internal ModelLayersSelfAttnRotaryEmbEnvoy(global::NnSight.Envoy envoy)
@@ -223,16 +226,16 @@ namespace Models
                             {
                             }
 
-                            /// <summary>Element [0]: [batch, seq, 64].</summary>
+                            /// <summary>Element [0]: the cos table of positions 0.., [positions, 64].</summary>
                             public global::NnSight.TensorProxy Cos => Element(0);
 
-                            /// <summary>Element [1]: [batch, seq, 64].</summary>
+                            /// <summary>Element [1]: the sin table of positions 0.., [positions, 64].</summary>
                             public global::NnSight.TensorProxy Sin => Element(1);
                         }
                     }
                 }
 
-                /// <summary>The envoy of <c>model.layers.{i}.mlp</c>: LlamaMLP, with its submodules typed.</summary>
+                /// <summary>The envoy of <c>model.layers.{i}.mlp</c>: Qwen2MLP, with its submodules typed.</summary>
                 public sealed class ModelLayersMlpEnvoy : global::NnSight.Envoy
                 {
                     internal ModelLayersMlpEnvoy(global::NnSight.Envoy envoy)
