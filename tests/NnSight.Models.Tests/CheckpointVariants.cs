@@ -5,14 +5,17 @@ using static TorchSharp.torch;
 
 namespace NnSight.Models.Tests;
 
-/// <summary>Model folders derived from the bundled tiny GPT-2 in a temporary folder: other dtypes, shards, names.</summary>
+/// <summary>Model folders derived from a bundled tiny model in a temporary folder: other dtypes, shards, names.</summary>
 internal sealed class CheckpointVariants : IDisposable
 {
     private readonly TemporaryFolder _folder = new();
+    private readonly string _source;
 
-    public CheckpointVariants()
+    /// <summary>Variants of the model in <paramref name="source"/> (the tiny GPT-2 unless given).</summary>
+    public CheckpointVariants(string? source = null)
     {
-        using var file = SafetensorsFile.Open(Path.Combine(RepositoryPaths.TinyGpt2, SafetensorsCheckpoint.SingleFileName));
+        _source = source ?? RepositoryPaths.TinyGpt2;
+        using var file = SafetensorsFile.Open(Path.Combine(_source, SafetensorsCheckpoint.SingleFileName));
         Tensors = file.Tensors.Keys.Select(name => new KeyValuePair<string, Tensor>(name, file.Read(name))).ToList();
     }
 
@@ -20,9 +23,13 @@ internal sealed class CheckpointVariants : IDisposable
     public List<KeyValuePair<string, Tensor>> Tensors { get; }
 
     /// <summary>A model folder with the bundled configs and <paramref name="tensors"/> as model.safetensors.</summary>
-    public string Folder(string name, IEnumerable<KeyValuePair<string, Tensor>> tensors)
+    public string Folder(string name, IEnumerable<KeyValuePair<string, Tensor>> tensors, string? config = null)
     {
         var folder = NewFolder(name);
+        if (config is not null)
+        {
+            File.WriteAllText(Path.Combine(folder, "config.json"), config);
+        }
         SafetensorsWriter.Write(Path.Combine(folder, SafetensorsCheckpoint.SingleFileName), tensors);
         return folder;
     }
@@ -55,7 +62,7 @@ internal sealed class CheckpointVariants : IDisposable
         Directory.CreateDirectory(folder);
         foreach (var config in new[] { "config.json", "generation_config.json" })
         {
-            File.Copy(Path.Combine(RepositoryPaths.TinyGpt2, config), Path.Combine(folder, config));
+            File.Copy(Path.Combine(_source, config), Path.Combine(folder, config));
         }
         return folder;
     }

@@ -85,7 +85,7 @@ public sealed class ConfigTests : IDisposable
         var error = Assert.Throws<ConfigException>(() => ConfigReader.Read(Path.Combine(RepositoryPaths.Configs, "phi-2.json")));
 
         Assert.Equal("model_type", error.Key);
-        Assert.Contains("model_type = \"phi\" is not supported (supported: gpt2)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("model_type = \"phi\" is not supported (supported: gpt2, llama, mistral, qwen2)", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -57,8 +57,16 @@ public static class ModuleTreePrinter
         module.GetType().IsGenericType && module.GetType().GetGenericTypeDefinition() == typeof(ModuleList<>);
 
     /// <summary>The module's class name without generic arity (<c>ModuleList</c>).</summary>
+    /// <summary>The module's class name as PyTorch prints it: the plain name a managed module gave its base
+    /// constructor (one implementation can stand for several HuggingFace classes), else its CLR type name without
+    /// generic arity (native modules name themselves <c>torch::nn::…Impl</c>).</summary>
     internal static string TypeName(nn.Module module)
     {
+        var given = module.GetName();
+        if (!string.IsNullOrEmpty(given) && given.All(character => char.IsAsciiLetterOrDigit(character) || character == '_'))
+        {
+            return given;
+        }
         var name = module.GetType().Name;
         var arity = name.IndexOf('`', StringComparison.Ordinal);
         return arity < 0 ? name : name[..arity];
