@@ -1,6 +1,6 @@
 namespace NnSight.Samples;
 
-/// <summary>Finds the model folder a sample runs on: the first argument, or the bundled tiny GPT-2.</summary>
+/// <summary>Finds the model folder a sample runs on: the first argument, or a bundled tiny model.</summary>
 internal static class BundledModel
 {
     /// <summary>The folder to load, announcing the bundled model's nature when it is the one used.</summary>
@@ -17,6 +17,24 @@ internal static class BundledModel
             on a real GPT-2: download a HuggingFace folder (config.json, generation_config.json, model.safetensors), point
             the sample's [LanguageModel] attribute at "models/gpt2/config.json" (the published GPT-2 config, bundled), and
                 dotnet run --project samples/<Sample> -- path/to/gpt2
+
+            """);
+        return folder;
+    }
+
+    /// <summary>The folder to load for a Llama-family sample: the first argument, or the bundled tiny Llama.</summary>
+    public static string LlamaFolder(string[] args)
+    {
+        if (args.Length > 0)
+        {
+            return args[0];
+        }
+        var folder = Find("tiny-llama");
+        Console.WriteLine($"""
+            Using {folder}: a 4-layer Llama (width 64, 4 query and 2 key/value heads) with random weights and no tokenizer,
+            bundled so the sample runs offline; it takes token ids. To run it on a real Llama, Mistral or Qwen2 folder, point
+            the sample's [LanguageModel] attribute at that folder's config.json (an AdditionalFiles item) and
+                dotnet run --project samples/LlamaInterventions -- path/to/model
 
             """);
         return folder;
