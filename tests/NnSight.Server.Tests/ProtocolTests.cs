@@ -59,7 +59,7 @@ public sealed class ProtocolTests(TinyGpt2Fixture fixture, ServerProcess server)
     public static TheoryData<string, HttpStatusCode, string> Hostile() => new()
     {
         { "invalid json", HttpStatusCode.BadRequest, "The request is not valid JSON" },
-        { "unknown model", HttpStatusCode.NotFound, "Model \"gpt-5\" is not served here (served: tiny-gpt2)" },
+        { "unknown model", HttpStatusCode.NotFound, "Model \"gpt-5\" is not served here (served: tiny-gpt2, tiny-llama)" },
         { "unknown op", HttpStatusCode.BadRequest, "\"system\" is not an op of the registry" },
         { "local code", HttpStatusCode.BadRequest, "runs local code and is refused" },
         { "node cycle", HttpStatusCode.BadRequest, "nodes may only reference earlier nodes" },
