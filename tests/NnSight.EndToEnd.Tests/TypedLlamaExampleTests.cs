@@ -186,6 +186,38 @@ public sealed class TypedLlamaExampleTests : IDisposable
     }
 
     [Fact]
+    public void Tuple_outputs_of_attention_and_rotary_embedding_save_what_huggingface_computes_per_invocation()
+    {
+        var everything = Reference.Scenario("L07_cache_all");
+        TensorProxy shortCos, cos, sin, weights, key, value, actFn;
+        using (var tracer = _model.Trace())
+        {
+            using (tracer.Invoke(Prompt[..6]))
+            {
+                shortCos = _model.Model.Layers[2].SelfAttn.RotaryEmb.Output.Cos.Save();
+            }
+            using (tracer.Invoke(Prompt))
+            {
+                var attention = _model.Model.Layers[2].SelfAttn;
+                cos = attention.RotaryEmb.Output.Cos.Save();
+                sin = attention.RotaryEmb.Output.Sin.Save();
+                weights = attention.Output.Weights.Save();
+                key = attention.Output.Present[0].Save();
+                value = attention.Output.Present[1].Save();
+                actFn = _model.Model.Layers[2].Mlp.ActFn.Output.Save();
+            }
+        }
+
+        everything.Expect("model.layers.2.self_attn.rotary_emb.0", cos.Value.squeeze(0));
+        everything.Expect("model.layers.2.self_attn.rotary_emb.1", sin.Value.squeeze(0));
+        everything.ExpectPart("model.layers.2.self_attn.rotary_emb.0", table => table.narrow(0, 0, 6), shortCos.Value.squeeze(0).narrow(0, 4, 6));
+        everything.Expect("model.layers.2.self_attn.1", weights.Value);
+        everything.Expect("model.layers.2.self_attn.present.key", key.Value);
+        everything.Expect("model.layers.2.self_attn.present.value", value.Value);
+        everything.Expect("model.layers.2.mlp.act_fn", actFn.Value);
+    }
+
+    [Fact]
     public void The_lambda_forms_run_the_same_examples()
     {
         TensorProxy? traced = null, generated = null;

@@ -48,7 +48,7 @@ public sealed class TypedModelTests
         Assert.Equal([1L, 10L, 32L], model.Model.Layers[0].SelfAttn.KProj.Output.shape);
         Assert.Equal([1L, 4L, 10L, 10L], model.Model.Layers[0].SelfAttn.Output.Weights.shape);
         Assert.Equal([1L, 2L, 10L, 16L], model.Model.Layers[0].SelfAttn.Output.Present[0].shape);
-        Assert.Equal([10L, 16L], model.Model.Layers[0].SelfAttn.RotaryEmb.Output.Cos.shape);
+        Assert.Equal([1L, 10L, 16L], model.Model.Layers[0].SelfAttn.RotaryEmb.Output.Cos.shape);
         Assert.Equal([1L, 10L, 176L], model.Model.Layers[0].Mlp.ActFn.Output.shape);
         Assert.Equal([1L, 10L, 512L], model.Output.Logits.shape);
     }

@@ -108,17 +108,19 @@ public sealed class LlamaArchitectureTests(TinyLlamaFixture fixture) : IClassFix
     }
 
     [Fact]
-    public void The_rotary_tables_are_cos_and_sin_of_position_times_frequency_in_both_halves()
+    public void Rotary_cos_and_sin_are_taken_at_each_rows_position_ids_in_both_halves()
     {
         var rotary = new LlamaRotaryEmbedding(Tiny with { HiddenSize = 64 });
-        using var values = zeros(1, 2, 3, 16);
+        using var values = zeros(2, 2, 3, 16);
+        using var positionIds = tensor(new long[] { 1, 1, 0, 0, 1, 2 }).view(2, 3);
 
-        var (cos, sin) = rotary.call(values, 3);
+        var (cos, sin) = rotary.call(values, positionIds);
 
-        Assert.Equal([3L, 16L], cos.shape);
-        Assert.Equal(Math.Cos(2 * 0.1), cos[2, 2].item<float>(), 6);
-        Assert.Equal(Math.Cos(2 * 0.1), cos[2, 10].item<float>(), 6);
-        Assert.Equal(Math.Sin(1 * 0.31622776601683794), sin[1, 9].item<float>(), 6);
+        Assert.Equal([2L, 3L, 16L], cos.shape);
+        Assert.Equal(Math.Cos(2 * 0.1), cos[1, 2, 2].item<float>(), 6);
+        Assert.Equal(Math.Cos(2 * 0.1), cos[1, 2, 10].item<float>(), 6);
+        Assert.Equal(Math.Sin(1 * 0.31622776601683794), sin[0, 0, 9].item<float>(), 6);
+        Assert.Equal(0f, sin[0, 2, 3].item<float>());
         cos.Dispose();
         sin.Dispose();
     }

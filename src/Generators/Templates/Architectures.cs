@@ -201,7 +201,7 @@ internal static class Architectures
             M("q_proj", "Linear", "[batch, seq, {q_dim}]"),
             M("k_proj", "Linear", "[batch, seq, {kv_dim}]"),
             M("v_proj", "Linear", "[batch, seq, {kv_dim}]"),
-            M("rotary_emb", classPrefix + "RotaryEmbedding", tuple: [new(0, "Cos", "the cos table of positions 0.., [positions, {head_dim}]"), new(1, "Sin", "the sin table of positions 0.., [positions, {head_dim}]")]),
+            M("rotary_emb", classPrefix + "RotaryEmbedding", tuple: [new(0, "Cos", "cos at each row's position ids, [batch, seq, {head_dim}]"), new(1, "Sin", "sin at each row's position ids, [batch, seq, {head_dim}]")]),
             M(outputProjection, "Linear", Hidden),
         ]);
 

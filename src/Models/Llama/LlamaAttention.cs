@@ -12,7 +12,7 @@ namespace NnSight.Models.Llama;
 /// </summary>
 /// <remarks>
 /// Inputs: hidden states <c>[batch, positions, hidden_size]</c>; the additive mask <c>[batch, 1, positions, past +
-/// positions]</c> (0 where attended, the dtype's minimum where not); position ids <c>[batch or 1, positions]</c>;
+/// positions]</c> (0 where attended, the dtype's minimum where not); position ids <c>[batch, positions]</c>;
 /// the cached (key, value) of earlier positions or null.
 /// </remarks>
 public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, (Tensor Key, Tensor Value)?, (Tensor Output, Tensor Weights, (Tensor Key, Tensor Value) Present)>
@@ -51,12 +51,11 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, (Tensor K
         var key = SplitHeads(k_proj.call(hiddenStates), _keyValueHeads);
         var value = SplitHeads(v_proj.call(hiddenStates), _keyValueHeads);
 
-        var pastLength = layerPast?.Key.shape[^2] ?? 0;
-        var (cos, sin) = rotary_emb.call(value, pastLength + positions);
-        var rowCos = AtPositions(cos, positionIds);
-        var rowSin = AtPositions(sin, positionIds);
-        query = query * rowCos + RotateHalf(query) * rowSin;
-        key = key * rowCos + RotateHalf(key) * rowSin;
+        var (cos, sin) = rotary_emb.call(value, positionIds);
+        var headCos = cos.unsqueeze(1);
+        var headSin = sin.unsqueeze(1);
+        query = query * headCos + RotateHalf(query) * headSin;
+        key = key * headCos + RotateHalf(key) * headSin;
         if (layerPast is var (pastKey, pastValue))
         {
             key = cat([pastKey, key], dim: -2);
@@ -73,10 +72,6 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, (Tensor K
 
     private Tensor SplitHeads(Tensor projected, int heads) =>
         projected.view(projected.shape[0], projected.shape[1], heads, _headDim).transpose(1, 2);
-
-    /// <summary>Rows of a <c>[length, head_dim]</c> table at <paramref name="positionIds"/>, shaped to broadcast over heads.</summary>
-    private static Tensor AtPositions(Tensor table, Tensor positionIds) =>
-        table.index_select(0, positionIds.reshape(-1)).view(positionIds.shape[0], 1, positionIds.shape[1], table.shape[1]);
 
     private static Tensor RotateHalf(Tensor states)
     {

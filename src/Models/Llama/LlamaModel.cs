@@ -43,7 +43,7 @@ public sealed class LlamaModel : nn.Module<Tensor, KeyValueCache?, Tensor?, Tens
                 $"model: the sequence has {pastLength + newLength} positions, past sliding_window = {window} (config.json); " +
                 "this implementation attends to every earlier position and so refuses sequences the window would cut.");
         }
-        positionIds ??= arange(pastLength, pastLength + newLength, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0);
+        positionIds ??= arange(pastLength, pastLength + newLength, dtype: ScalarType.Int64, device: inputIds.device).expand(inputIds.shape[0], newLength);
 
         var hiddenStates = embed_tokens.call(inputIds);
         var mask = AdditiveCausalMask(attentionMask, inputIds.shape[0], newLength, pastLength, hiddenStates.dtype, inputIds.device);

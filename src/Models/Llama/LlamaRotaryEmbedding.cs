@@ -4,19 +4,20 @@ using static TorchSharp.torch;
 namespace NnSight.Models.Llama;
 
 /// <summary>
-/// The rotary position embedding of one attention layer, as HuggingFace 4.36's <c>LlamaRotaryEmbedding</c>: given the
-/// value states (for dtype and device) and the sequence length, returns the cos and sin tables
-/// <c>[sequence length, head_dim]</c> for positions 0, 1, …, in the <c>cat(freqs, freqs)</c> layout. The attention
-/// picks rows by position ids, so left-padded rows rotate by their real positions.
+/// The rotary position embedding of one attention layer: given the value states (for dtype and device) and the
+/// position ids <c>[batch, positions]</c>, returns cos and sin <c>[batch, positions, head_dim]</c> at each row's own
+/// positions, in the <c>cat(freqs, freqs)</c> layout, as HuggingFace's <c>LlamaRotaryEmbedding</c> since
+/// transformers 4.38 (4.36 returned the table for positions 0..n−1, which is this for one row at those positions).
+/// Left-padded rows rotate by their real positions, and the output is batch-first like every other module's.
 /// </summary>
 /// <remarks>
 /// The inverse frequencies are <c>1 / rope_theta^(2i / head_dim)</c>, changed by <c>rope_scaling</c>: <c>linear</c>
 /// divides them by the factor; <c>dynamic</c> (NTK) raises the base to
 /// <c>rope_theta · (factor · length / max_position_embeddings − (factor − 1))^(head_dim / (head_dim − 2))</c> once the
-/// sequence is longer than <c>max_position_embeddings</c>; <c>llama3</c> divides long wavelengths by the factor, keeps
+/// sequence (the largest position id + 1) is longer than <c>max_position_embeddings</c>; <c>llama3</c> divides long wavelengths by the factor, keeps
 /// short ones, and blends in between. They are computed in double precision, then the tables in the value dtype.
 /// </remarks>
-public sealed class LlamaRotaryEmbedding : nn.Module<Tensor, long, (Tensor Cos, Tensor Sin)>
+public sealed class LlamaRotaryEmbedding : nn.Module<Tensor, Tensor, (Tensor Cos, Tensor Sin)>
 {
     private readonly int _headDim;
     private readonly double _theta;
@@ -50,14 +51,14 @@ public sealed class LlamaRotaryEmbedding : nn.Module<Tensor, long, (Tensor Cos, 
     }
 
     /// <inheritdoc />
-    public override (Tensor Cos, Tensor Sin) forward(Tensor valueStates, long sequenceLength)
+    public override (Tensor Cos, Tensor Sin) forward(Tensor valueStates, Tensor positionIds)
     {
         using var scope = NewDisposeScope();
+        var sequenceLength = _scaling is { Kind: "dynamic" } && positionIds.numel() > 0 ? positionIds.max().item<long>() + 1 : 0;
         var inverse = tensor(InverseFrequencies(sequenceLength), dtype: ScalarType.Float32, device: valueStates.device);
-        var positions = arange(sequenceLength, dtype: ScalarType.Float32, device: valueStates.device);
-        var angles = outer(positions, inverse);
-        var table = cat([angles, angles], dim: -1);
-        return (table.cos().to_type(valueStates.dtype).MoveToOuterDisposeScope(), table.sin().to_type(valueStates.dtype).MoveToOuterDisposeScope());
+        var angles = positionIds.to_type(ScalarType.Float32).unsqueeze(-1) * inverse;
+        var both = cat([angles, angles], dim: -1);
+        return (both.cos().to_type(valueStates.dtype).MoveToOuterDisposeScope(), both.sin().to_type(valueStates.dtype).MoveToOuterDisposeScope());
     }
 
     /// <summary>Llama 3.1's published scaling of one inverse frequency.</summary>

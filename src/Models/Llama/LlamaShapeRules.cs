@@ -6,7 +6,7 @@ namespace NnSight.Models.Llama;
 /// The output and input shapes of every Llama-family module for a forward pass over <c>r</c> rows, <c>s</c> new
 /// positions and <c>p</c> cached ones, from the config: hidden states <c>[r, s, hidden_size]</c>, attention
 /// probabilities <c>[r, heads, s, p + s]</c>, keys and values <c>[r, key_value_heads, p + s, head_dim]</c>, rotary
-/// tables <c>[p + s, head_dim]</c>, logits <c>[r, s, vocab]</c>.
+/// cos and sin <c>[r, s, head_dim]</c>, logits <c>[r, s, vocab]</c>.
 /// </summary>
 internal sealed class LlamaShapeRules(LlamaConfig config, ScalarType dtype) : IShapeRules
 {
@@ -24,7 +24,7 @@ internal sealed class LlamaShapeRules(LlamaConfig config, ScalarType dtype) : IS
             ["model", "layers", _, "self_attn", "q_proj"] => Float(r, s, QueryWidth),
             ["model", "layers", _, "self_attn", "k_proj" or "v_proj"] => Float(r, s, KeyValueWidth),
             ["model", "layers", _, "self_attn", "o_proj"] => Hidden(r, s),
-            ["model", "layers", _, "self_attn", "rotary_emb"] => new TupleShape([Float(p + s, config.ResolvedHeadDim), Float(p + s, config.ResolvedHeadDim)]),
+            ["model", "layers", _, "self_attn", "rotary_emb"] => new TupleShape([Float(r, s, config.ResolvedHeadDim), Float(r, s, config.ResolvedHeadDim)]),
             ["model", "layers", _, "mlp", "gate_proj" or "up_proj" or "act_fn"] => Float(r, s, config.IntermediateSize),
             ["model", "layers", _, "mlp", "down_proj"] => Hidden(r, s),
             ["lm_head"] => Float(r, s, config.VocabSize),
@@ -45,7 +45,7 @@ internal sealed class LlamaShapeRules(LlamaConfig config, ScalarType dtype) : IS
             ["model"] => new TupleShape([ids, cache, mask, ids]),
             ["model", "embed_tokens"] => new TupleShape([ids]),
             ["model", "layers", _] or ["model", "layers", _, "self_attn"] => layerInputs,
-            ["model", "layers", _, "self_attn", "rotary_emb"] => new TupleShape([Float(r, config.ResolvedKeyValueHeads, s, config.ResolvedHeadDim), null]),
+            ["model", "layers", _, "self_attn", "rotary_emb"] => new TupleShape([Float(r, config.ResolvedKeyValueHeads, s, config.ResolvedHeadDim), ids]),
             ["model", "layers", _, "self_attn", "o_proj"] => new TupleShape([Float(r, s, QueryWidth)]),
             ["model", "layers", _, "mlp", "act_fn" or "down_proj"] => new TupleShape([Float(r, s, config.IntermediateSize)]),
             ["model", "norm"] or ["lm_head"] or ["model", "layers", _, "input_layernorm" or "post_attention_layernorm" or "mlp"]

@@ -226,10 +226,10 @@ namespace Models
                             {
                             }
 
-                            /// <summary>Element [0]: the cos table of positions 0.., [positions, 128].</summary>
+                            /// <summary>Element [0]: cos at each row's position ids, [batch, seq, 128].</summary>
                             public global::NnSight.TensorProxy Cos => Element(0);
 
-                            /// <summary>Element [1]: the sin table of positions 0.., [positions, 128].</summary>
+                            /// <summary>Element [1]: sin at each row's position ids, [batch, seq, 128].</summary>
                             public global::NnSight.TensorProxy Sin => Element(1);
                         }
                     }
