@@ -95,6 +95,16 @@ public sealed class LlamaTokenizerTests : IDisposable
     }
 
     [Fact]
+    public void A_byte_level_tokenizer_json_without_merges_names_the_file()
+    {
+        File.WriteAllText(_folder.File("tokenizer.json"), """{"model": {"type": "BPE", "vocab": {"a": 0}}, "pre_tokenizer": {"type": "ByteLevel"}}""");
+
+        var error = Assert.Throws<InvalidDataException>(() => Load(_folder.FullPath));
+
+        Assert.Contains("tokenizer.json: the BPE model is incomplete or of the wrong type", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_tiny_llama_folder_with_a_tokenizer_takes_text()
     {
         foreach (var file in Directory.GetFiles(RepositoryPaths.TinyLlama))

@@ -36,9 +36,20 @@ internal static partial class TokenizerFiles
         var json = Path.Combine(folder, TokenizerJson);
         var model = Path.Combine(folder, TokenizerModel);
         var settings = TokenizerSettings.Read(Path.Combine(folder, TokenizerConfig));
-        if (File.Exists(json) && IsByteLevelBpe(json))
+        if (File.Exists(json))
         {
-            return FromTokenizerJson(json);
+            using var document = ParseJson(json);
+            if (IsByteLevelBpe(document.RootElement))
+            {
+                try
+                {
+                    return FromTokenizerJson(json, document.RootElement);
+                }
+                catch (Exception error) when (error is KeyNotFoundException or InvalidOperationException or FormatException)
+                {
+                    throw new InvalidDataException($"{json}: the BPE model is incomplete or of the wrong type ({error.Message}).", error);
+                }
+            }
         }
         if (File.Exists(model))
         {
@@ -61,18 +72,12 @@ internal static partial class TokenizerFiles
     [GeneratedRegex(@"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")]
     private static partial Regex Llama3Pattern();
 
-    private static bool IsByteLevelBpe(string path)
-    {
-        using var document = ParseJson(path);
-        var root = document.RootElement;
-        return root.TryGetProperty("model", out var model) && model.TryGetProperty("type", out var type) && type.GetString() == "BPE"
+    private static bool IsByteLevelBpe(JsonElement root) =>
+        root.TryGetProperty("model", out var model) && model.TryGetProperty("type", out var type) && type.GetString() == "BPE"
             && root.TryGetProperty("pre_tokenizer", out var preTokenizer) && Steps(preTokenizer, "pretokenizers").Any(step => Type(step) == "ByteLevel");
-    }
 
-    private static (Tokenizer, int?) FromTokenizerJson(string path)
+    private static (Tokenizer, int?) FromTokenizerJson(string path, JsonElement root)
     {
-        using var document = ParseJson(path);
-        var root = document.RootElement;
         var model = root.GetProperty("model");
         var vocabulary = model.GetProperty("vocab").EnumerateObject().Select(entry => new KeyValuePair<string, int>(entry.Name, entry.Value.GetInt32())).ToList();
         var merges = model.GetProperty("merges").EnumerateArray().Select(merge => merge.ValueKind == JsonValueKind.Array
