@@ -1,5 +1,4 @@
 using System.Collections.Generic;
-using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -16,24 +15,18 @@ namespace NnSight.Generators.Analyzers;
 /// the read is a matter of data.
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class AccessOutOfForwardOrderAnalyzer : DiagnosticAnalyzer
+public sealed class AccessOutOfForwardOrderAnalyzer : NnSightAnalyzer
 {
-    /// <inheritdoc />
-    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = [DiagnosticDescriptors.AccessOutOfForwardOrder];
+    /// <summary>Creates the analyzer of its rule.</summary>
+    public AccessOutOfForwardOrderAnalyzer() : base(DiagnosticDescriptors.AccessOutOfForwardOrder)
+    {
+    }
 
     /// <inheritdoc />
-    public override void Initialize(AnalysisContext context)
+    private protected override void Register(CompilationStartAnalysisContext start, NnSightTypes types)
     {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
-        {
-            if (NnSightTypes.From(start.Compilation) is { } types)
-            {
-                start.RegisterSyntaxNodeAction(node => AnalyzeScope(node, types),
-                    SyntaxKind.UsingStatement, SyntaxKind.LocalDeclarationStatement, SyntaxKind.ParenthesizedLambdaExpression);
-            }
-        });
+        start.RegisterSyntaxNodeAction(node => AnalyzeScope(node, types),
+            SyntaxKind.UsingStatement, SyntaxKind.LocalDeclarationStatement, SyntaxKind.ParenthesizedLambdaExpression);
     }
 
     private sealed record Access(ModuleLocation Module, bool IsWrite, SyntaxNode Syntax, int Step);

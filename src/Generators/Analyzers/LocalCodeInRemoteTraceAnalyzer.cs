@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
@@ -12,23 +11,17 @@ namespace NnSight.Generators.Analyzers;
 /// refuses such a graph.
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class LocalCodeInRemoteTraceAnalyzer : DiagnosticAnalyzer
+public sealed class LocalCodeInRemoteTraceAnalyzer : NnSightAnalyzer
 {
-    /// <inheritdoc />
-    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = [DiagnosticDescriptors.LocalCodeInRemoteTrace];
+    /// <summary>Creates the analyzer of its rule.</summary>
+    public LocalCodeInRemoteTraceAnalyzer() : base(DiagnosticDescriptors.LocalCodeInRemoteTrace)
+    {
+    }
 
     /// <inheritdoc />
-    public override void Initialize(AnalysisContext context)
+    private protected override void Register(CompilationStartAnalysisContext start, NnSightTypes types)
     {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
-        {
-            if (NnSightTypes.From(start.Compilation) is { } types)
-            {
-                start.RegisterOperationAction(operation => Analyze(operation, types), OperationKind.Invocation);
-            }
-        });
+        start.RegisterOperationAction(operation => Analyze(operation, types), OperationKind.Invocation);
     }
 
     private static void Analyze(OperationAnalysisContext context, NnSightTypes types)

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
@@ -11,23 +10,17 @@ namespace NnSight.Generators.Analyzers;
 /// context but outside every <c>Invoke</c> block. Code outside any tracing context (helpers) is not judged.
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class ModuleAccessOutsideInvokeAnalyzer : DiagnosticAnalyzer
+public sealed class ModuleAccessOutsideInvokeAnalyzer : NnSightAnalyzer
 {
-    /// <inheritdoc />
-    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = [DiagnosticDescriptors.ModuleAccessOutsideInvoke];
+    /// <summary>Creates the analyzer of its rule.</summary>
+    public ModuleAccessOutsideInvokeAnalyzer() : base(DiagnosticDescriptors.ModuleAccessOutsideInvoke)
+    {
+    }
 
     /// <inheritdoc />
-    public override void Initialize(AnalysisContext context)
+    private protected override void Register(CompilationStartAnalysisContext start, NnSightTypes types)
     {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
-        {
-            if (NnSightTypes.From(start.Compilation) is { } types)
-            {
-                start.RegisterOperationAction(operation => Analyze(operation, types), OperationKind.PropertyReference, OperationKind.Invocation);
-            }
-        });
+        start.RegisterOperationAction(operation => Analyze(operation, types), OperationKind.PropertyReference, OperationKind.Invocation);
     }
 
     private static void Analyze(OperationAnalysisContext context, NnSightTypes types)

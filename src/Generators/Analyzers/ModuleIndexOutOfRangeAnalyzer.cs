@@ -13,26 +13,20 @@ namespace NnSight.Generators.Analyzers;
 /// largest value of a <c>for</c> loop with constant bounds, and Python's negative indices (<c>H[-1]</c>).
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class ModuleIndexOutOfRangeAnalyzer : DiagnosticAnalyzer
+public sealed class ModuleIndexOutOfRangeAnalyzer : NnSightAnalyzer
 {
     /// <summary>The diagnostic property that marks a negative literal, which the code fix turns into <c>^k</c>.</summary>
     public const string FromEndProperty = "FromEnd";
 
-    /// <inheritdoc />
-    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = [DiagnosticDescriptors.ModuleIndexOutOfRange];
+    /// <summary>Creates the analyzer of its rule.</summary>
+    public ModuleIndexOutOfRangeAnalyzer() : base(DiagnosticDescriptors.ModuleIndexOutOfRange)
+    {
+    }
 
     /// <inheritdoc />
-    public override void Initialize(AnalysisContext context)
+    private protected override void Register(CompilationStartAnalysisContext start, NnSightTypes types)
     {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
-        {
-            if (NnSightTypes.From(start.Compilation) is { } types)
-            {
-                start.RegisterOperationAction(operation => Analyze(operation, types), OperationKind.PropertyReference);
-            }
-        });
+        start.RegisterOperationAction(operation => Analyze(operation, types), OperationKind.PropertyReference);
     }
 
     private static void Analyze(OperationAnalysisContext context, NnSightTypes types)

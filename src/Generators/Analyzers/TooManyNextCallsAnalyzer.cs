@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -13,23 +12,17 @@ namespace NnSight.Generators.Analyzers;
 /// constant bounds count once per iteration; calls in other loops are not judged.
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class TooManyNextCallsAnalyzer : DiagnosticAnalyzer
+public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
 {
-    /// <inheritdoc />
-    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = [DiagnosticDescriptors.TooManyNextCalls];
+    /// <summary>Creates the analyzer of its rule.</summary>
+    public TooManyNextCallsAnalyzer() : base(DiagnosticDescriptors.TooManyNextCalls)
+    {
+    }
 
     /// <inheritdoc />
-    public override void Initialize(AnalysisContext context)
+    private protected override void Register(CompilationStartAnalysisContext start, NnSightTypes types)
     {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
-        {
-            if (NnSightTypes.From(start.Compilation) is { } types)
-            {
-                start.RegisterOperationAction(operation => Analyze(operation, types), OperationKind.Invocation);
-            }
-        });
+        start.RegisterOperationAction(operation => Analyze(operation, types), OperationKind.Invocation);
     }
 
     private static void Analyze(OperationAnalysisContext context, NnSightTypes types)

@@ -1,5 +1,4 @@
 using System.Collections.Generic;
-using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
@@ -13,23 +12,17 @@ namespace NnSight.Generators.Analyzers;
 /// called on it. Values of unknown origin (fields, parameters, other methods) are not judged.
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class ValueNeverSavedAnalyzer : DiagnosticAnalyzer
+public sealed class ValueNeverSavedAnalyzer : NnSightAnalyzer
 {
-    /// <inheritdoc />
-    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = [DiagnosticDescriptors.ValueNeverSaved];
+    /// <summary>Creates the analyzer of its rule.</summary>
+    public ValueNeverSavedAnalyzer() : base(DiagnosticDescriptors.ValueNeverSaved)
+    {
+    }
 
     /// <inheritdoc />
-    public override void Initialize(AnalysisContext context)
+    private protected override void Register(CompilationStartAnalysisContext start, NnSightTypes types)
     {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
-        {
-            if (NnSightTypes.From(start.Compilation) is { } types)
-            {
-                start.RegisterOperationAction(operation => Analyze(operation, types), OperationKind.PropertyReference);
-            }
-        });
+        start.RegisterOperationAction(operation => Analyze(operation, types), OperationKind.PropertyReference);
     }
 
     private static void Analyze(OperationAnalysisContext context, NnSightTypes types)

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
@@ -11,23 +10,17 @@ namespace NnSight.Generators.Analyzers;
 /// only after the outermost context is disposed.
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class ValueReadInsideTraceAnalyzer : DiagnosticAnalyzer
+public sealed class ValueReadInsideTraceAnalyzer : NnSightAnalyzer
 {
-    /// <inheritdoc />
-    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = [DiagnosticDescriptors.ValueReadInsideTrace];
+    /// <summary>Creates the analyzer of its rule.</summary>
+    public ValueReadInsideTraceAnalyzer() : base(DiagnosticDescriptors.ValueReadInsideTrace)
+    {
+    }
 
     /// <inheritdoc />
-    public override void Initialize(AnalysisContext context)
+    private protected override void Register(CompilationStartAnalysisContext start, NnSightTypes types)
     {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
-        {
-            if (NnSightTypes.From(start.Compilation) is { } types)
-            {
-                start.RegisterOperationAction(operation => Analyze(operation, types), OperationKind.PropertyReference);
-            }
-        });
+        start.RegisterOperationAction(operation => Analyze(operation, types), OperationKind.PropertyReference);
     }
 
     private static void Analyze(OperationAnalysisContext context, NnSightTypes types)
