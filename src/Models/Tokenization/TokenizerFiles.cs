@@ -53,7 +53,8 @@ internal static partial class TokenizerFiles
         }
         if (File.Exists(model))
         {
-            return IsTiktokenRanks(model) ? FromTiktokenRanks(model, settings) : FromSentencePiece(model, settings);
+            var contents = File.ReadAllBytes(model);
+            return IsTiktokenRanks(contents) ? FromTiktokenRanks(contents, settings) : FromSentencePiece(model, contents, settings);
         }
         if (File.Exists(json))
         {
@@ -148,27 +149,30 @@ internal static partial class TokenizerFiles
     }
 
     /// <summary>A Meta tiktoken file holds <c>base64 rank</c> lines; a SentencePiece model is a binary protobuf.</summary>
-    private static bool IsTiktokenRanks(string path)
+    private static bool IsTiktokenRanks(byte[] contents)
     {
-        using var reader = new StreamReader(path, Encoding.ASCII);
-        var firstLine = reader.ReadLine();
-        return firstLine is not null && TiktokenLine().IsMatch(firstLine);
+        var firstLineEnd = Array.IndexOf(contents, (byte)'\n');
+        var firstLine = Encoding.ASCII.GetString(contents, 0, firstLineEnd < 0 ? contents.Length : firstLineEnd).TrimEnd('\r');
+        return TiktokenLine().IsMatch(firstLine);
     }
 
     [GeneratedRegex(@"^[A-Za-z0-9+/]+=*\s\d+$")]
     private static partial Regex TiktokenLine();
 
-    private static (Tokenizer, int?) FromTiktokenRanks(string path, TokenizerSettings settings)
+    private static (Tokenizer, int?) FromTiktokenRanks(byte[] contents, TokenizerSettings settings)
     {
-        var rankCount = File.ReadLines(path).Count(line => line.Length > 0);
-        var specialTokens = settings.AddedTokens.Count > 0 ? settings.AddedTokens : Llama3SpecialTokens(rankCount);
-        using var ranks = File.OpenRead(path);
+        var specialTokens = settings.AddedTokens.Count > 0 ? settings.AddedTokens : Llama3SpecialTokens(RankCount(contents));
+        using var ranks = new MemoryStream(contents, writable: false);
         var tokenizer = TiktokenTokenizer.Create(ranks, new RegexPreTokenizer(Llama3Pattern(), specialTokens), normalizer: null, specialTokens);
         var beginning = settings.AddBeginningOfSentence ?? true
             ? specialTokens.TryGetValue(settings.BeginningOfSentenceToken ?? "<|begin_of_text|>", out var id) ? id : (int?)null
             : null;
         return (tokenizer, beginning);
     }
+
+    /// <summary>The number of non-empty lines: Llama 3's special tokens take the ids after the last rank.</summary>
+    private static int RankCount(byte[] contents) =>
+        Encoding.ASCII.GetString(contents).Split('\n').Count(line => line.TrimEnd('\r').Length > 0);
 
     private static Dictionary<string, int> Llama3SpecialTokens(int rankCount)
     {
@@ -183,9 +187,9 @@ internal static partial class TokenizerFiles
         return tokens;
     }
 
-    private static (Tokenizer, int?) FromSentencePiece(string path, TokenizerSettings settings)
+    private static (Tokenizer, int?) FromSentencePiece(string path, byte[] contents, TokenizerSettings settings)
     {
-        using var model = File.OpenRead(path);
+        using var model = new MemoryStream(contents, writable: false);
         try
         {
             return (LlamaTokenizer.Create(model, settings.AddBeginningOfSentence ?? true, settings.AddEndOfSentence ?? false,
