@@ -23,6 +23,7 @@ public sealed class LlamaRotaryEmbedding : nn.Module<Tensor, Tensor, (Tensor Cos
     private readonly double _theta;
     private readonly RopeScaling? _scaling;
     private readonly int _maxPositionEmbeddings;
+    private readonly float[]? _fixedFrequencies;
 
     /// <summary>Creates the embedding for heads of <see cref="LlamaConfig.ResolvedHeadDim"/> features.</summary>
     public LlamaRotaryEmbedding(LlamaConfig config) : base(config.ClassPrefix + "RotaryEmbedding")
@@ -31,6 +32,7 @@ public sealed class LlamaRotaryEmbedding : nn.Module<Tensor, Tensor, (Tensor Cos
         _theta = config.RopeTheta;
         _scaling = config.RopeScaling is { Kind: not "default" } scaling ? scaling : null;
         _maxPositionEmbeddings = config.MaxPositionEmbeddings;
+        _fixedFrequencies = _scaling is { Kind: "dynamic" } ? null : [.. InverseFrequencies(0).Select(frequency => (float)frequency)];
     }
 
     /// <summary>The <c>head_dim / 2</c> inverse frequencies used for a sequence of <paramref name="sequenceLength"/> positions.</summary>
@@ -54,8 +56,9 @@ public sealed class LlamaRotaryEmbedding : nn.Module<Tensor, Tensor, (Tensor Cos
     public override (Tensor Cos, Tensor Sin) forward(Tensor valueStates, Tensor positionIds)
     {
         using var scope = NewDisposeScope();
-        var sequenceLength = _scaling is { Kind: "dynamic" } && positionIds.numel() > 0 ? positionIds.max().item<long>() + 1 : 0;
-        var inverse = tensor(InverseFrequencies(sequenceLength), dtype: ScalarType.Float32, device: valueStates.device);
+        var frequencies = _fixedFrequencies
+            ?? [.. InverseFrequencies(positionIds.numel() > 0 ? positionIds.max().item<long>() + 1 : 0).Select(frequency => (float)frequency)];
+        var inverse = tensor(frequencies, device: valueStates.device);
         var angles = positionIds.to_type(ScalarType.Float32).unsqueeze(-1) * inverse;
         var both = cat([angles, angles], dim: -1);
         return (both.cos().to_type(valueStates.dtype).MoveToOuterDisposeScope(), both.sin().to_type(valueStates.dtype).MoveToOuterDisposeScope());
