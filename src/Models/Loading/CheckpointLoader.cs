@@ -68,7 +68,7 @@ internal static class CheckpointLoader
             {
                 var layoutNote = transposed ? " (Conv1D layout [in, out])" : "";
                 problems.Add($"tensor {name} has shape {entry.ShapeText} in the checkpoint, but the model expects " +
-                    $"{SafetensorsDtypes.FormatShape(expectedStored)}{layoutNote}");
+                    $"{Shapes.Format(expectedStored)}{layoutNote}");
                 continue;
             }
             if (!IsFloating(entry.ScalarType) && IsFloating(parameters[target].dtype))
@@ -82,7 +82,7 @@ internal static class CheckpointLoader
         {
             if (!loadedFrom.ContainsKey(name) && !layout.TiedTensors.Contains(name))
             {
-                problems.Add($"missing tensor {name} {SafetensorsDtypes.FormatShape(parameter.shape)}");
+                problems.Add($"missing tensor {name} {Shapes.Format(parameter.shape)}");
             }
         }
         if (problems.Count > 0)

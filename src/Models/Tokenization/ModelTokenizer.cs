@@ -115,7 +115,7 @@ public sealed class ModelTokenizer
         if (ids.dim() > 1)
         {
             throw new ArgumentException(
-                $"Decode takes one sequence of ids ([positions]); this tensor has shape {ShapeOf(ids)}. Use DecodeBatch for [rows, positions].",
+                $"Decode takes one sequence of ids ([positions]); this tensor has shape {Shapes.Format(ids.shape)}. Use DecodeBatch for [rows, positions].",
                 nameof(ids));
         }
         return Decode(ReadIds(ids));
@@ -126,7 +126,7 @@ public sealed class ModelTokenizer
     {
         if (ids.dim() != 2)
         {
-            throw new ArgumentException($"DecodeBatch takes ids of shape [rows, positions]; this tensor has shape {ShapeOf(ids)}.", nameof(ids));
+            throw new ArgumentException($"DecodeBatch takes ids of shape [rows, positions]; this tensor has shape {Shapes.Format(ids.shape)}.", nameof(ids));
         }
         return [.. Enumerable.Range(0, (int)ids.shape[0]).Select(row => { using var line = ids[row]; return Decode(line); })];
     }
@@ -143,6 +143,4 @@ public sealed class ModelTokenizer
 
     private static int ToTokenId(long id) =>
         id is >= 0 and <= int.MaxValue ? (int)id : throw new ArgumentOutOfRangeException(nameof(id), $"{id} is not a token id.");
-
-    private static string ShapeOf(Tensor tensor) => "[" + string.Join(", ", tensor.shape) + "]";
 }

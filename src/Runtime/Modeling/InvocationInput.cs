@@ -25,11 +25,11 @@ public abstract record InvocationInput
     {
         if (ids.dim() is not (1 or 2) || ids.is_floating_point())
         {
-            throw new ArgumentException($"Token ids must be an integer tensor of shape [seq] or [rows, seq]; got {ids.dtype} [{string.Join(", ", ids.shape)}].", nameof(ids));
+            throw new ArgumentException($"Token ids must be an integer tensor of shape [seq] or [rows, seq]; got {ids.dtype} {Shapes.Format(ids.shape)}.", nameof(ids));
         }
         if (attentionMask is not null && !attentionMask.shape.SequenceEqual(ids.shape))
         {
-            throw new ArgumentException($"The attention mask has shape [{string.Join(", ", attentionMask.shape)}] but the ids have [{string.Join(", ", ids.shape)}].", nameof(attentionMask));
+            throw new ArgumentException($"The attention mask has shape {Shapes.Format(attentionMask.shape)} but the ids have {Shapes.Format(ids.shape)}.", nameof(attentionMask));
         }
         var rows = ReadRows(ids);
         var masks = attentionMask is null ? null : ReadRows(attentionMask);

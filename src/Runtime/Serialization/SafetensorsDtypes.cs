@@ -1,4 +1,3 @@
-using System.Globalization;
 using static TorchSharp.torch;
 
 namespace NnSight.Serialization;
@@ -35,10 +34,6 @@ public static class SafetensorsDtypes
     /// <summary>The dtype name of element type <paramref name="type"/>.</summary>
     /// <exception cref="NotSupportedException">safetensors has no name for that element type here.</exception>
     public static string FromScalarType(ScalarType type) => Find(row => row.Type == type, type.ToString()).Name;
-
-    /// <summary>A shape written as <c>[a, b, c]</c>.</summary>
-    public static string FormatShape(IEnumerable<long> shape) =>
-        "[" + string.Join(", ", shape.Select(size => size.ToString(CultureInfo.InvariantCulture))) + "]";
 
     private static (string Name, ScalarType Type, int Size) Find(Func<(string Name, ScalarType Type, int Size), bool> match, string what)
     {

@@ -16,7 +16,7 @@ public sealed record SafetensorsEntry(string Name, string Dtype, long[] Shape, l
     public ScalarType ScalarType => SafetensorsDtypes.ToScalarType(Dtype);
 
     /// <summary>The shape written as <c>[a, b]</c>, for messages.</summary>
-    public string ShapeText => SafetensorsDtypes.FormatShape(Shape);
+    public string ShapeText => Shapes.Format(Shape);
 }
 
 /// <summary>
@@ -208,7 +208,7 @@ public sealed class SafetensorsFile : IDisposable
         if (offsets.Length != 2 || offsets[0] > offsets[1])
         {
             throw new SafetensorsFormatException(path,
-                $"tensor \"{name}\": data_offsets must be [begin, end] with begin <= end, found {SafetensorsDtypes.FormatShape(offsets)}.");
+                $"tensor \"{name}\": data_offsets must be [begin, end] with begin <= end, found {Shapes.Format(offsets)}.");
         }
         var entry = new SafetensorsEntry(name, dtype, shape, offsets[0], offsets[1]);
         long expectedBytes;
