@@ -41,9 +41,6 @@ public sealed class AttentionVariantTests
         }
     }
 
-    private static GPT2LMHeadModel Model(GPT2Config config, ScalarType dtype = ScalarType.Float32)
-    {
-        manual_seed(3);
-        return new GPT2LMHeadModel(config, dtype: dtype);
-    }
+    private static GPT2LMHeadModel Model(GPT2Config config, ScalarType dtype = ScalarType.Float32) =>
+        SeededWeights.Fill(new GPT2LMHeadModel(config, dtype: dtype), seed: 3);
 }

@@ -35,7 +35,7 @@ public sealed class LoadTests(TinyGpt2Fixture fixture, ServerProcess server)
         Assert.Equal(32, results.Count);
         foreach (var (index, tensor) in results)
         {
-            TensorAssert.Close(expected[index], tensor, 0, 0, $"prompt {index}");
+            TensorAssert.Close(expected[index], tensor, ServerProcess.Rtol, ServerProcess.Atol, $"prompt {index}");
         }
     }
 

@@ -4,7 +4,10 @@ using static TorchSharp.torch;
 
 namespace NnSight.Server.Tests;
 
-/// <summary>Every DESIGN §1 example run on the server gives the values it gives locally.</summary>
+/// <summary>
+/// Every seed example run on the server gives the values it gives locally, bit for bit: the test server runs libtorch
+/// with this process's thread count (<see cref="ServerProcess"/>).
+/// </summary>
 public sealed class RemoteSeedExampleTests(TinyGpt2Fixture fixture, ServerProcess server)
     : IClassFixture<TinyGpt2Fixture>, IClassFixture<ServerProcess>
 {
@@ -27,8 +30,8 @@ public sealed class RemoteSeedExampleTests(TinyGpt2Fixture fixture, ServerProces
     [Fact]
     public void Example3_setting_with_a_tensor_constant() => Same(remote => Trace(remote, () =>
     {
-        manual_seed(3);
-        var noise = Math.Sqrt(0.001) * randn(Block(^1).Output[0].shape);
+        using var generator = new Generator(3);
+        var noise = Math.Sqrt(0.001) * randn(Block(^1).Output[0].shape, generator: generator);
         Block(^1).Output[0] = Block(^1).Output[0] + noise;
         return [_model.Envoy("lm_head").Output.Save()];
     }));

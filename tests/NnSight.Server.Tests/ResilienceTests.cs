@@ -22,7 +22,7 @@ public sealed class ResilienceTests(TinyGpt2Fixture fixture) : IClassFixture<Tin
 
         Assert.Equal(RemoteJobStates.Error, slow.Status);
         Assert.Equal("The job ran past the server's limit of 0.3 s and was stopped.", slow.Message);
-        TensorAssert.Close(expected, afterwards, 0, 0, "a job after the timeout");
+        TensorAssert.Close(expected, afterwards, ServerProcess.Rtol, ServerProcess.Atol, "a job after the timeout");
     }
 
     [Fact]
@@ -82,7 +82,7 @@ public sealed class ResilienceTests(TinyGpt2Fixture fixture) : IClassFixture<Tin
 
         tracer.Job.Wait();
 
-        TensorAssert.Close(expected, hidden.Value, 0, 0, "after reconnecting");
+        TensorAssert.Close(expected, hidden.Value, ServerProcess.Rtol, ServerProcess.Atol, "after reconnecting");
     }
 
     [Fact]
@@ -101,7 +101,7 @@ public sealed class ResilienceTests(TinyGpt2Fixture fixture) : IClassFixture<Tin
         server.Restart();
 
         Assert.Empty(Directory.EnumerateFiles(server.ResponsePath));
-        TensorAssert.Close(Saved(remote: null), Saved(server.Settings()), 0, 0, "a job after the restart");
+        TensorAssert.Close(Saved(remote: null), Saved(server.Settings()), ServerProcess.Rtol, ServerProcess.Atol, "a job after the restart");
     }
 
     private static string ReadBody(HttpResponseMessage response)

@@ -9,10 +9,20 @@ namespace NnSight.Server.Tests;
 /// The real NnSight server as its own process on 127.0.0.1 with a fresh port, RESPONSE_PATH and config serving the
 /// bundled tiny GPT-2 and tiny Llama. Disposing kills it and deletes its folder.
 /// </summary>
+/// <remarks>
+/// The server runs libtorch with this test process's thread count (TORCH_THREADS): reductions split over a different
+/// number of threads round differently in the last bits, and the remote-equals-local tests compare bit for bit.
+/// </remarks>
 public sealed class ServerProcess : IDisposable
 {
     public const string ApiKey = "test-key";
     public const string OtherApiKey = "other-key";
+
+    /// <summary>
+    /// Relative and absolute tolerance where bit equality is not the point of a test: float32 results that went through
+    /// a different split of threads differ by a few units in the last place.
+    /// </summary>
+    public const double Rtol = 1e-5, Atol = 1e-6;
 
     private readonly TemporaryFolder _folder;
     private Process _process;
@@ -90,6 +100,7 @@ public sealed class ServerProcess : IDisposable
             PORT: {Port}
             HOST: 127.0.0.1
             RESPONSE_PATH: responses
+            TORCH_THREADS: {TorchSharp.torch.get_num_threads()}
             MODELS:
               tiny-gpt2: {RepositoryPaths.TinyGpt2}
               tiny-llama: {RepositoryPaths.TinyLlama}

@@ -1,3 +1,4 @@
+using NnSight.TestSupport;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -15,13 +16,13 @@ public sealed class AnyModuleTreeTests
 
         public Toy() : base(nameof(Toy))
         {
-            manual_seed(1);
             _embed = nn.Embedding(10, 8);
             _layers = nn.ModuleList(nn.Linear(8, 8), nn.Linear(8, 8));
             _head = nn.Linear(8, 3);
             register_module("embed", _embed);
             register_module("layers", _layers);
             register_module("head", _head);
+            SeededWeights.Fill(this, seed: 1);
         }
 
         public override Tensor forward(Tensor ids)

@@ -55,8 +55,8 @@ public sealed class SeedExampleTests(TinyGpt2Fixture fixture) : IClassFixture<Ti
     [Fact]
     public void Example3_setting_an_output_equals_a_hand_written_hook()
     {
-        manual_seed(11);
-        using var noise = Math.Sqrt(0.001) * randn(1, 10, 64);
+        using var generator = new Generator(11);
+        using var noise = Math.Sqrt(0.001) * randn(1, 10, 64, generator: generator);
         Tensor traced;
         using (var tracer = _model.Trace())
         {
