@@ -17,6 +17,22 @@ public sealed class TypedModelTests
     }
 
     [Fact]
+    public void A_typed_alias_carries_the_line_of_the_users_statement_not_of_the_generated_code()
+    {
+        using var model = TinyGpt2.FromPretrained(RepositoryPaths.TinyGpt2);
+        using var tracer = model.Trace();
+        using var invoker = tracer.Invoke("The Eiffel Tower is in the city of");
+        var block = model.Transformer.H[1];
+
+        var hidden = block.Output.HiddenStates.Save(); var line = Line();
+
+#pragma warning disable NNS0102 // the runtime's own error is what this test reads
+        var error = Assert.Throws<ValueNotReadyException>(() => hidden.Value);
+#pragma warning restore NNS0102
+        Assert.StartsWith($"{nameof(TypedModelTests)}.cs:{line}: transformer.h.1.output[0] is not ready", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Loading_a_folder_of_another_size_names_the_key_and_both_values()
     {
         var error = Assert.Throws<ConfigMismatchException>(() => Gpt2.FromPretrained(RepositoryPaths.TinyGpt2));
@@ -76,4 +92,6 @@ public sealed class TypedModelTests
         Assert.Equal([1L, 10L, 50257L], model.Output.Logits.shape);
         Assert.Equal([1L, 10L, 64L], model.Transformer.Output.LastHiddenState.shape);
     }
+
+    private static int Line([System.Runtime.CompilerServices.CallerLineNumber] int line = 0) => line;
 }

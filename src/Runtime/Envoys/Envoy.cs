@@ -58,11 +58,10 @@ public class Envoy
 
     /// <summary>Element <paramref name="index"/> of a module list; <c>^1</c> is the last.</summary>
     /// <exception cref="IndexOutOfRangeException">The index is outside the list.</exception>
-    public Envoy this[Index index, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0]
+    public Envoy this[Index index]
     {
         get
         {
-            _model.ActiveTracer?.Locate(file, line);
             if (!IsList)
             {
                 throw new InvalidOperationException($"{Label} is a {ModuleTreePrinter.TypeName(Module)}, not a module list; it cannot be indexed.");
@@ -101,9 +100,7 @@ public class Envoy
     public TensorProxy Call(IReadOnlyList<object?> arguments, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         ArgumentNullException.ThrowIfNull(arguments);
-        var tracer = Tracer;
-        tracer.Locate(file, line);
-        return tracer.CallModule(this, arguments);
+        return Tracer.CallModule(this, arguments, CallSites.At(file, line));
     }
 
     /// <summary>The module subtree, printed as PyTorch's <c>print(module)</c> does.</summary>

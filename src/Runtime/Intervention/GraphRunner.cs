@@ -19,18 +19,17 @@ public static class GraphRunner
     /// <param name="graph">The graph; its accesses name invocations by position in <paramref name="invocations"/>.</param>
     /// <param name="invocations">Each invocation's token rows, in order.</param>
     /// <param name="generation">Generation options, or null for one forward pass.</param>
-    /// <param name="enableGrad">Whether to record autograd history.</param>
     /// <param name="cancellation">Stops the run at the next module hook or generation step; the model is left as it was.</param>
     /// <exception cref="OperationCanceledException">The run was cancelled.</exception>
     public static GraphResult Run(NnSightModel model, InterventionGraph graph, IReadOnlyList<IReadOnlyList<TokenRow>> invocations,
-        GenerationOptions? generation, bool enableGrad = false, CancellationToken cancellation = default)
+        GenerationOptions? generation, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(graph);
         var layout = Layout(invocations);
         using var batch = model.CreateBatch([.. invocations.SelectMany(rows => rows)]);
         using var interleaver = new Interleaver(graph, model.ModuleAt, layout, cancellation);
-        using var gradMode = enableGrad ? enable_grad() : no_grad();
+        using var gradMode = no_grad();
         var request = new ForwardRequest(graph.Nodes.Where(node => node.Op is "output" or "input" or "inputs" or "set_output" or "set_input" or "set_inputs")
             .Select(node => node.Access!.Path).ToHashSet(StringComparer.Ordinal), cancellation);
         Tensor? output = null;

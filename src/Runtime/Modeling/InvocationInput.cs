@@ -3,8 +3,8 @@ using static TorchSharp.torch;
 namespace NnSight;
 
 /// <summary>
-/// What one <c>Invoke</c> runs the model on (DESIGN §3): one or several texts through the model's tokenizer, or token
-/// ids used exactly as given.
+/// What one <c>Invoke</c> runs the model on: one or several texts through the model's tokenizer, or token ids used
+/// exactly as given. Texts, id arrays and id tensors convert to it implicitly.
 /// </summary>
 public abstract record InvocationInput
 {
@@ -19,6 +19,21 @@ public abstract record InvocationInput
     /// <summary>Token ids, one row per list, with optional masks.</summary>
     /// <param name="Rows">The rows of ids (and masks).</param>
     public sealed record Ids(IReadOnlyList<TokenRow> Rows) : InvocationInput;
+
+    /// <summary>One text.</summary>
+    public static implicit operator InvocationInput(string prompt) => new Text([prompt]);
+
+    /// <summary>Several texts, one row each.</summary>
+    public static implicit operator InvocationInput(string[] prompts) => new Text(prompts);
+
+    /// <summary>One row of token ids.</summary>
+    public static implicit operator InvocationInput(long[] ids) => new Ids([new TokenRow(ids)]);
+
+    /// <summary>One row of token ids as a tokenizer returns them.</summary>
+    public static implicit operator InvocationInput(int[] ids) => new Ids([new TokenRow([.. (ids ?? throw new ArgumentNullException(nameof(ids))).Select(id => (long)id)])]);
+
+    /// <summary>Token ids <c>[seq]</c> or <c>[rows, seq]</c>.</summary>
+    public static implicit operator InvocationInput(Tensor ids) => FromTensor(ids);
 
     /// <summary>Token ids from a <c>[seq]</c> or <c>[rows, seq]</c> tensor and an optional mask of the same shape.</summary>
     public static Ids FromTensor(Tensor ids, Tensor? attentionMask = null)

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace NnSight;
 
 /// <summary>
-/// A TorchSharp module tree that can be traced: envoys over its modules, <see cref="Trace(bool, bool, string?)"/> for one forward
+/// A TorchSharp module tree that can be traced: envoys over its modules, <see cref="Trace(bool, string?)"/> for one forward
 /// pass and <see cref="Generate(int, GenerationOptions?, bool, string?)"/> for generation. A model implementation supplies what the
 /// runtime cannot know: how an invocation's input becomes token rows, how rows become a batch, and how to run it.
 /// </summary>
@@ -54,20 +54,19 @@ public abstract class NnSightModel
     public string? RemoteId { get; set; }
 
     /// <summary>Starts recording one forward pass; the model runs when the returned context is disposed.</summary>
-    /// <param name="enableGrad">Record autograd history during the run (off by default: the run is under no_grad).</param>
     /// <param name="remote">Run on the configured NnSight server (<see cref="RemoteSettings.FromEnvironment"/>).</param>
     /// <param name="server">Run on this NnSight server (<c>http://host:port</c>).</param>
-    public Tracer Trace(bool enableGrad = false, bool remote = false, string? server = null) =>
-        Begin(new Tracer(this, null, enableGrad, Remote(remote, server)));
+    public Tracer Trace(bool remote = false, string? server = null) =>
+        Begin(new Tracer(this, null, Remote(remote, server)));
 
     /// <summary>Starts recording one forward pass to run on an NnSight server.</summary>
     public Tracer Trace(RemoteSettings remote) => Begin(new Tracer(this, null, remote: remote ?? throw new ArgumentNullException(nameof(remote))));
 
     /// <summary>Records one forward pass in <paramref name="body"/> and runs it.</summary>
-    public void Trace(Action<Tracer> body, bool enableGrad = false)
+    public void Trace(Action<Tracer> body)
     {
         ArgumentNullException.ThrowIfNull(body);
-        using var tracer = Trace(enableGrad);
+        using var tracer = Trace();
         body(tracer);
     }
 

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using NnSight.Intervention;
 using static TorchSharp.torch;
 
 namespace NnSight;
@@ -437,17 +438,17 @@ public sealed partial class TensorProxy
     /// <summary>Splits a tuple value such as <see cref="topk"/>'s into its two elements.</summary>
     public void Deconstruct(out TensorProxy first, out TensorProxy second)
     {
-        first = this[0];
-        second = this[1];
+        var source = CallSites.Capture();
+        first = Tracer.Record("getitem", [new NodeRef(Node.Id), 0L], source);
+        second = Tracer.Record("getitem", [new NodeRef(Node.Id), 1L], source);
     }
 
-    private TensorProxy Op(string name, string file, int line, params object?[] arguments)
-    {
-        Tracer.Locate(file, line);
-        return Tracer.Record(name, [.. arguments.Select(Tracer.Argument)]);
-    }
+    private TensorProxy Op(string name, string file, int line, params object?[] arguments) =>
+        Tracer.Record(name, [.. arguments.Select(Tracer.Argument)], CallSites.At(file, line));
 
-    private TensorProxy Binary(string name, params object?[] arguments) => Tracer.Record(name, [.. arguments.Select(Tracer.Argument)]);
+    /// <summary>An operator's node; C# operators take no caller-info arguments, so the line comes from the stack.</summary>
+    private TensorProxy Binary(string name, params object?[] arguments) =>
+        Tracer.Record(name, [.. arguments.Select(Tracer.Argument)], CallSites.Capture());
 
     private static TensorProxy Sequence(string name, IReadOnlyList<TensorProxy> tensors, long dim, string file, int line)
     {
@@ -456,7 +457,6 @@ public sealed partial class TensorProxy
             throw new ArgumentException($"{name} needs at least one proxy.", nameof(tensors));
         }
         var tracer = tensors[0].Tracer;
-        tracer.Locate(file, line);
-        return tracer.Record(name, [tensors.Select(tensor => tracer.Argument(tensor)).ToList(), dim]);
+        return tracer.Record(name, [tensors.Select(tensor => tracer.Argument(tensor)).ToList(), dim], CallSites.At(file, line));
     }
 }

@@ -100,8 +100,7 @@ public sealed partial class TensorProxy
     public TensorProxy Apply(Func<Tensor, Tensor> function, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         ArgumentNullException.ThrowIfNull(function);
-        Tracer.Locate(file, line);
-        return Tracer.Record("apply", [new NodeRef(Node.Id)], localFunction: function);
+        return Tracer.Record("apply", [new NodeRef(Node.Id)], CallSites.At(file, line), localFunction: function);
     }
 
     /// <summary>What the proxy stands for: <c>TensorProxy(transformer.h.3.output[0], shape [1, 10, 64])</c>.</summary>
@@ -127,23 +126,17 @@ public sealed partial class TensorProxy
         var tuple => throw new ShapeUnknownException($"{Where}{Describe()} is a tuple {tuple}; it has no {what}. Index it ([0], [1], ...) first."),
     };
 
-    private TensorProxy Element(long index, string file, int line)
-    {
-        Tracer.Locate(file, line);
-        return Tracer.Record("getitem", [new NodeRef(Node.Id), index]);
-    }
+    internal TensorProxy Element(long index, string file, int line) =>
+        Tracer.Record("getitem", [new NodeRef(Node.Id), index], CallSites.At(file, line));
 
-    private TensorProxy Index(TensorIndex[] indices, string file, int line)
-    {
-        Tracer.Locate(file, line);
-        return Tracer.Record("index", [new NodeRef(Node.Id), indices.Select(IndexSpec.From).ToArray()]);
-    }
+    private TensorProxy Index(TensorIndex[] indices, string file, int line) =>
+        Tracer.Record("index", [new NodeRef(Node.Id), indices.Select(IndexSpec.From).ToArray()], CallSites.At(file, line));
 
-    private void AssignIndex(TensorIndex[] indices, object? value, string file, int line)
-    {
-        Tracer.Locate(file, line);
-        Node = Tracer.Record("setindex", [new NodeRef(Node.Id), indices.Select(IndexSpec.From).ToArray(), Tracer.Argument(value)]).Node;
-    }
+    private void AssignIndex(TensorIndex[] indices, object? value, string file, int line) =>
+        AssignIndex(indices, value, CallSites.At(file, line));
+
+    private void AssignIndex(TensorIndex[] indices, object? value, SourceLocation? source) =>
+        Node = Tracer.Record("setindex", [new NodeRef(Node.Id), indices.Select(IndexSpec.From).ToArray(), Tracer.Argument(value)], source).Node;
 
     /// <summary>
     /// <c>x[k] = value</c>: on a module's value (reached through element indices) it records a setter of those rows;
@@ -151,7 +144,7 @@ public sealed partial class TensorProxy
     /// </summary>
     private void AssignElement(long index, object? value, string file, int line)
     {
-        Tracer.Locate(file, line);
+        var source = CallSites.At(file, line);
         var path = new List<long> { index };
         var current = Node;
         while (current.Op == "getitem" && current.Args[0] is NodeRef parent)
@@ -161,10 +154,10 @@ public sealed partial class TensorProxy
         }
         if (current.Op is "output" or "input" or "inputs")
         {
-            Tracer.Record("set_" + current.Op, [Tracer.Argument(value), path.ToArray()], current.Access);
+            Tracer.Record("set_" + current.Op, [Tracer.Argument(value), path.ToArray()], source, current.Access);
             return;
         }
-        AssignIndex([TensorIndex.Single(index)], value, file, line);
+        AssignIndex([TensorIndex.Single(index)], value, source);
     }
 }
 
@@ -189,10 +182,9 @@ public readonly struct TokenIndexer
     private TensorProxy Select(TokenSelector selector, string file, int line)
     {
         var tracer = _proxy.Tracer;
-        tracer.Locate(file, line);
         var invocation = InvocationOf(_proxy.Node, tracer.Graph) ?? tracer.CurrentInvoker?.Index
             ?? throw new TracingException("Token needs an invocation: use it inside an Invoke block.");
-        return tracer.Record("token", [new NodeRef(_proxy.Node.Id), selector, (long)invocation]);
+        return tracer.Record("token", [new NodeRef(_proxy.Node.Id), selector, (long)invocation], CallSites.At(file, line));
     }
 
     private static int? InvocationOf(Node node, InterventionGraph graph) =>

@@ -8,23 +8,23 @@ namespace NnSight;
 /// A tracing context (nnsight's tracer). Inside it, <c>Invoke</c> blocks record accesses and operations into an
 /// intervention graph; nothing runs. Disposing the context batches every invocation with left padding, runs the model
 /// with hooks on the modules the graph touches, removes the hooks (always), and fills the saved values. If an exception
-/// is propagating out of the blocks, disposing runs nothing and the model is left as it was.
+/// is propagating out of the blocks, disposing runs nothing and the model is left as it was; a context that begins inside
+/// a <c>catch</c> block, or in a <c>finally</c> block during unwinding, still runs (a retry or a fallback).
 /// </summary>
 public class Tracer : IDisposable, IInvocationSizes
 {
-    private readonly bool _enableGrad;
     private readonly RemoteSettings? _remote;
+    private readonly IntPtr _exceptionAtStart = Marshal.GetExceptionPointers();
     private readonly List<(InvocationInput Input, IReadOnlyList<TokenRow> Rows)> _invocations = [];
     private ShapeInference? _shapes;
     private Tensor? _output;
     private IReadOnlyDictionary<int, Tensor>? _saved;
     private TracerState _state;
 
-    internal Tracer(NnSightModel model, GenerationOptions? generation, bool enableGrad = false, RemoteSettings? remote = null)
+    internal Tracer(NnSightModel model, GenerationOptions? generation, RemoteSettings? remote = null)
     {
         Model = model;
         Generation = generation;
-        _enableGrad = enableGrad;
         _remote = remote;
     }
 
@@ -66,8 +66,6 @@ public class Tracer : IDisposable, IInvocationSizes
 
     internal Invoker? CurrentInvoker { get; private set; }
 
-    internal SourceLocation? LastLocation { get; private set; }
-
     /// <summary>Starts an invocation on one text.</summary>
     public Invoker Invoke(string prompt) => Invoke(new InvocationInput.Text([prompt]));
 
@@ -77,20 +75,26 @@ public class Tracer : IDisposable, IInvocationSizes
     /// <summary>Starts an invocation on token ids, used exactly as given.</summary>
     public Invoker Invoke(long[] ids) => Invoke(new InvocationInput.Ids([new TokenRow(ids)]));
 
+    /// <summary>Starts an invocation on token ids as a tokenizer returns them, used exactly as given.</summary>
+    public Invoker Invoke(int[] ids) => Invoke((InvocationInput)ids);
+
     /// <summary>Starts an invocation on ids <c>[seq]</c> or <c>[rows, seq]</c> with an optional attention mask.</summary>
     public Invoker Invoke(Tensor ids, Tensor? attentionMask = null) => Invoke(InvocationInput.FromTensor(ids, attentionMask));
 
-    /// <summary>Records <paramref name="body"/> as an invocation on one text.</summary>
-    public void Invoke(string prompt, Action body) => RunBody(Invoke(prompt), body);
+    /// <summary>Records <paramref name="body"/> as an invocation on <paramref name="input"/> (a text, texts, ids or an ids tensor).</summary>
+    public void Invoke(InvocationInput input, Action body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        Invoke(input, _ => body());
+    }
 
-    /// <summary>Records <paramref name="body"/> as an invocation on several texts.</summary>
-    public void Invoke(IReadOnlyList<string> prompts, Action body) => RunBody(Invoke(new InvocationInput.Text(prompts)), body);
-
-    /// <summary>Records <paramref name="body"/> as an invocation on token ids.</summary>
-    public void Invoke(long[] ids, Action body) => RunBody(Invoke(ids), body);
-
-    /// <summary>Records <paramref name="body"/> as an invocation on an ids tensor.</summary>
-    public void Invoke(Tensor ids, Action body) => RunBody(Invoke(ids), body);
+    /// <summary>Records <paramref name="body"/> as an invocation on <paramref name="input"/>; the body gets the invoker (for <see cref="Invoker.Next"/>).</summary>
+    public void Invoke(InvocationInput input, Action<Invoker> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        using var invoker = Invoke(input);
+        body(invoker);
+    }
 
     /// <summary>Starts an invocation on <paramref name="input"/>; it is tokenized now, so shapes are known.</summary>
     public Invoker Invoke(InvocationInput input)
@@ -115,7 +119,7 @@ public class Tracer : IDisposable, IInvocationSizes
         }
         try
         {
-            if (Marshal.GetExceptionPointers() != IntPtr.Zero)
+            if (IsExceptionPropagating())
             {
                 _state = TracerState.Abandoned;
                 return;
@@ -156,14 +160,6 @@ public class Tracer : IDisposable, IInvocationSizes
         return value;
     }
 
-    internal void Locate(string file, int line)
-    {
-        if (file.Length > 0)
-        {
-            LastLocation = new SourceLocation(file, line);
-        }
-    }
-
     internal void EndInvocation(Invoker invoker)
     {
         if (ReferenceEquals(CurrentInvoker, invoker))
@@ -172,31 +168,35 @@ public class Tracer : IDisposable, IInvocationSizes
         }
     }
 
-    internal TensorProxy Record(string op, IReadOnlyList<object?> args, ModuleAccess? access = null,
+    /// <summary>Appends a node made at <paramref name="source"/> (the user's line of the call).</summary>
+    internal TensorProxy Record(string op, IReadOnlyList<object?> args, SourceLocation? source, ModuleAccess? access = null,
         Func<Tensor, Tensor>? localFunction = null)
     {
         RequireRecording();
-        return new TensorProxy(this, Graph.Add(op, args, access, LastLocation, localFunction));
+        return new TensorProxy(this, Graph.Add(op, args, access, source, localFunction));
     }
 
-    internal TensorProxy Access(string op, AccessKind kind, Envoy envoy) =>
-        Record(op, [], new ModuleAccess(envoy.Path, kind, RequireInvoker(envoy, op).Index, CurrentInvoker!.Step));
+    internal TensorProxy Access(string op, AccessKind kind, Envoy envoy)
+    {
+        var invoker = RequireInvoker(envoy, op);
+        return Record(op, [], CallSites.Capture(), new ModuleAccess(envoy.Path, kind, invoker.Index, invoker.Step));
+    }
 
     internal void Assign(AccessKind kind, Envoy envoy, TensorProxy value)
     {
         var op = kind == AccessKind.Output ? "output" : "input";
         var invoker = RequireInvoker(envoy, op);
-        Record("set_" + op, [Argument(value), Array.Empty<long>()], new ModuleAccess(envoy.Path, kind, invoker.Index, invoker.Step));
+        Record("set_" + op, [Argument(value), Array.Empty<long>()], CallSites.Capture(), new ModuleAccess(envoy.Path, kind, invoker.Index, invoker.Step));
     }
 
-    internal TensorProxy CallModule(Envoy envoy, IReadOnlyList<object?> arguments)
+    internal TensorProxy CallModule(Envoy envoy, IReadOnlyList<object?> arguments, SourceLocation? source)
     {
         var invoker = RequireInvoker(envoy, "Call");
         if (!ModuleHooks.IsCallable(envoy.Module))
         {
             throw new TracingException($"{envoy.Label} is a {ModuleTreePrinter.TypeName(envoy.Module)} and cannot be called.");
         }
-        return Record("call", [arguments.Select(Argument).ToList()], new ModuleAccess(envoy.Path, AccessKind.Output, invoker.Index, invoker.Step));
+        return Record("call", [arguments.Select(Argument).ToList()], source, new ModuleAccess(envoy.Path, AccessKind.Output, invoker.Index, invoker.Step));
     }
 
     /// <summary>A graph argument for a value: a node reference for a proxy; tensors and numbers as constants.</summary>
@@ -223,8 +223,13 @@ public class Tracer : IDisposable, IInvocationSizes
         {
             throw new TracingException($"{envoy.Label} is a {ModuleTreePrinter.TypeName(envoy.Module)}, which is never called itself; index it (for example [0]) first.");
         }
-        return CurrentInvoker ?? throw new TracingException(
-            $"{LastLocation?.ToString() ?? ""}{(LastLocation is null ? "" : ": ")}{envoy.Label}.{what} was used outside an Invoke block; module values belong to an invocation.");
+        if (CurrentInvoker is null)
+        {
+            var source = CallSites.Capture();
+            throw new TracingException(
+                $"{(source is null ? "" : $"{source}: ")}{envoy.Label}.{what} was used outside an Invoke block; module values belong to an invocation.");
+        }
+        return CurrentInvoker;
     }
 
     private void RequireRecording()
@@ -246,7 +251,7 @@ public class Tracer : IDisposable, IInvocationSizes
         IReadOnlyList<IReadOnlyList<TokenRow>> rows = [.. _invocations.Select(invocation => invocation.Rows)];
         if (_remote is null)
         {
-            Fill(GraphRunner.Run(Model, Graph, rows, Generation, _enableGrad));
+            Fill(GraphRunner.Run(Model, Graph, rows, Generation));
             return;
         }
         using var graph = System.Text.Json.JsonDocument.Parse(GraphSerializer.Serialize(Graph));
@@ -261,19 +266,20 @@ public class Tracer : IDisposable, IInvocationSizes
         }
     }
 
+    /// <summary>
+    /// Whether an exception other than the one being handled when the context began is propagating: the runtime reports
+    /// the exception of an enclosing catch or unwinding finally too, so only a change since the start means failure.
+    /// </summary>
+    private bool IsExceptionPropagating()
+    {
+        var now = Marshal.GetExceptionPointers();
+        return now != IntPtr.Zero && now != _exceptionAtStart;
+    }
+
     private void Fill(GraphResult result)
     {
         _output = result.Output;
         _saved = result.Saved;
         _state = TracerState.Executed;
-    }
-
-    private static void RunBody(Invoker invoker, Action body)
-    {
-        ArgumentNullException.ThrowIfNull(body);
-        using (invoker)
-        {
-            body();
-        }
     }
 }

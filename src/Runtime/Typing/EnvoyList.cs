@@ -1,5 +1,4 @@
 using System.Collections;
-using System.Runtime.CompilerServices;
 
 namespace NnSight;
 
@@ -30,11 +29,11 @@ public sealed class EnvoyList<T> : IReadOnlyList<T>
 
     /// <summary>Element <paramref name="index"/>; <c>^1</c> is the last.</summary>
     /// <exception cref="IndexOutOfRangeException">The index is outside the list.</exception>
-    public T this[Index index, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0]
+    public T this[Index index]
     {
         get
         {
-            _ = Envoy[index, file, line];
+            _ = Envoy[index];
             return _elements[index.GetOffset(_elements.Length)];
         }
     }

@@ -38,6 +38,6 @@ public class TupleProxy
     /// <summary>What the tuple stands for and its structure.</summary>
     public override string ToString() => Proxy.ToString();
 
-    /// <summary>Element <paramref name="index"/>, for generated named elements (keeps the caller's source line).</summary>
-    protected TensorProxy Element(int index) => Proxy[index, "", 0];
+    /// <summary>Element <paramref name="index"/>, for generated named elements (the line is the caller's, from the stack).</summary>
+    protected TensorProxy Element(int index) => Proxy.Element(index, "", 0);
 }
