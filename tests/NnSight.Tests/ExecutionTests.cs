@@ -343,6 +343,42 @@ public sealed class ExecutionTests(TinyGpt2Fixture fixture) : IClassFixture<Tiny
     }
 
     [Fact]
+    public void Numbers_and_plain_tensors_assign_into_proxies_and_module_values()
+    {
+        using var steering = full(10, 64, 0.5f);
+        TensorProxy zeroed, steered, embeddings;
+        using (var tracer = _model.Trace())
+        using (tracer.Invoke(Eiffel))
+        {
+            var hidden = Block(0).Output[0];
+            hidden[.., 0] = 0;
+            hidden[.., 1] = steering[0];
+            zeroed = hidden.Save();
+            Block(1).Output[0] = steering.unsqueeze(0);
+            steered = Block(1).Output[0].Save();
+            _model.Envoy("transformer.wte").Output = zeros(1, 10, 64);
+            embeddings = _model.Envoy("transformer.wte").Output.Save();
+        }
+
+        using var firstRow = zeroed.Value[0, 0];
+        using var secondRow = zeroed.Value[0, 1];
+        Assert.Equal(0.0, firstRow.abs().max().item<float>());
+        TensorAssert.Close(steering[0], secondRow, 0, 0, "a tensor assigned into a slice");
+        TensorAssert.Close(steering.unsqueeze(0), steered.Value, 0, 0, "a tensor assigned to a module's output element");
+        Assert.Equal(0.0, embeddings.Value.abs().max().item<float>());
+    }
+
+    [Fact]
+    public void A_converted_number_is_not_a_proxy_of_the_trace()
+    {
+        TensorProxy constant = 2.0;
+
+        var error = Assert.Throws<TracingException>(() => constant.Save());
+
+        Assert.Contains("can only be assigned or passed to an operation", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_trace_output_is_the_logits_of_the_whole_batch()
     {
         var tracer = _model.Trace();

@@ -376,64 +376,64 @@ public sealed partial class TensorProxy
         Sequence("stack", tensors, dim, file, line);
 
     /// <summary>Elementwise add of two proxies.</summary>
-    public static TensorProxy operator +(TensorProxy left, TensorProxy right) => left.Binary("add", left, right);
+    public static TensorProxy operator +(TensorProxy left, TensorProxy right) => Binary("add", left, right);
 
     /// <summary>Elementwise add of a proxy and a tensor.</summary>
-    public static TensorProxy operator +(TensorProxy left, Tensor right) => left.Binary("add", left, right);
+    public static TensorProxy operator +(TensorProxy left, Tensor right) => Binary("add", left, right);
 
     /// <summary>Elementwise add of a tensor and a proxy.</summary>
-    public static TensorProxy operator +(Tensor left, TensorProxy right) => right.Binary("add", left, right);
+    public static TensorProxy operator +(Tensor left, TensorProxy right) => Binary("add", left, right);
 
     /// <summary>Elementwise add of a proxy and a number.</summary>
-    public static TensorProxy operator +(TensorProxy left, double right) => left.Binary("add", left, right);
+    public static TensorProxy operator +(TensorProxy left, double right) => Binary("add", left, right);
 
     /// <summary>Elementwise add of a number and a proxy.</summary>
-    public static TensorProxy operator +(double left, TensorProxy right) => right.Binary("add", left, right);
+    public static TensorProxy operator +(double left, TensorProxy right) => Binary("add", left, right);
     /// <summary>Elementwise sub of two proxies.</summary>
-    public static TensorProxy operator -(TensorProxy left, TensorProxy right) => left.Binary("sub", left, right);
+    public static TensorProxy operator -(TensorProxy left, TensorProxy right) => Binary("sub", left, right);
 
     /// <summary>Elementwise sub of a proxy and a tensor.</summary>
-    public static TensorProxy operator -(TensorProxy left, Tensor right) => left.Binary("sub", left, right);
+    public static TensorProxy operator -(TensorProxy left, Tensor right) => Binary("sub", left, right);
 
     /// <summary>Elementwise sub of a tensor and a proxy.</summary>
-    public static TensorProxy operator -(Tensor left, TensorProxy right) => right.Binary("sub", left, right);
+    public static TensorProxy operator -(Tensor left, TensorProxy right) => Binary("sub", left, right);
 
     /// <summary>Elementwise sub of a proxy and a number.</summary>
-    public static TensorProxy operator -(TensorProxy left, double right) => left.Binary("sub", left, right);
+    public static TensorProxy operator -(TensorProxy left, double right) => Binary("sub", left, right);
 
     /// <summary>Elementwise sub of a number and a proxy.</summary>
-    public static TensorProxy operator -(double left, TensorProxy right) => right.Binary("sub", left, right);
+    public static TensorProxy operator -(double left, TensorProxy right) => Binary("sub", left, right);
     /// <summary>Elementwise mul of two proxies.</summary>
-    public static TensorProxy operator *(TensorProxy left, TensorProxy right) => left.Binary("mul", left, right);
+    public static TensorProxy operator *(TensorProxy left, TensorProxy right) => Binary("mul", left, right);
 
     /// <summary>Elementwise mul of a proxy and a tensor.</summary>
-    public static TensorProxy operator *(TensorProxy left, Tensor right) => left.Binary("mul", left, right);
+    public static TensorProxy operator *(TensorProxy left, Tensor right) => Binary("mul", left, right);
 
     /// <summary>Elementwise mul of a tensor and a proxy.</summary>
-    public static TensorProxy operator *(Tensor left, TensorProxy right) => right.Binary("mul", left, right);
+    public static TensorProxy operator *(Tensor left, TensorProxy right) => Binary("mul", left, right);
 
     /// <summary>Elementwise mul of a proxy and a number.</summary>
-    public static TensorProxy operator *(TensorProxy left, double right) => left.Binary("mul", left, right);
+    public static TensorProxy operator *(TensorProxy left, double right) => Binary("mul", left, right);
 
     /// <summary>Elementwise mul of a number and a proxy.</summary>
-    public static TensorProxy operator *(double left, TensorProxy right) => right.Binary("mul", left, right);
+    public static TensorProxy operator *(double left, TensorProxy right) => Binary("mul", left, right);
     /// <summary>Elementwise div of two proxies.</summary>
-    public static TensorProxy operator /(TensorProxy left, TensorProxy right) => left.Binary("div", left, right);
+    public static TensorProxy operator /(TensorProxy left, TensorProxy right) => Binary("div", left, right);
 
     /// <summary>Elementwise div of a proxy and a tensor.</summary>
-    public static TensorProxy operator /(TensorProxy left, Tensor right) => left.Binary("div", left, right);
+    public static TensorProxy operator /(TensorProxy left, Tensor right) => Binary("div", left, right);
 
     /// <summary>Elementwise div of a tensor and a proxy.</summary>
-    public static TensorProxy operator /(Tensor left, TensorProxy right) => right.Binary("div", left, right);
+    public static TensorProxy operator /(Tensor left, TensorProxy right) => Binary("div", left, right);
 
     /// <summary>Elementwise div of a proxy and a number.</summary>
-    public static TensorProxy operator /(TensorProxy left, double right) => left.Binary("div", left, right);
+    public static TensorProxy operator /(TensorProxy left, double right) => Binary("div", left, right);
 
     /// <summary>Elementwise div of a number and a proxy.</summary>
-    public static TensorProxy operator /(double left, TensorProxy right) => right.Binary("div", left, right);
+    public static TensorProxy operator /(double left, TensorProxy right) => Binary("div", left, right);
 
     /// <summary>Elementwise negation.</summary>
-    public static TensorProxy operator -(TensorProxy value) => value.Binary("neg", value);
+    public static TensorProxy operator -(TensorProxy value) => Binary("neg", value);
 
     /// <summary>Splits a tuple value such as <see cref="topk"/>'s into its two elements.</summary>
     public void Deconstruct(out TensorProxy first, out TensorProxy second)
@@ -447,8 +447,11 @@ public sealed partial class TensorProxy
         Tracer.Record(name, [.. arguments.Select(Tracer.Argument)], CallSites.At(file, line));
 
     /// <summary>An operator's node; C# operators take no caller-info arguments, so the line comes from the stack.</summary>
-    private TensorProxy Binary(string name, params object?[] arguments) =>
-        Tracer.Record(name, [.. arguments.Select(Tracer.Argument)], CallSites.Capture());
+    private static TensorProxy Binary(string name, params object?[] arguments)
+    {
+        var tracer = TracerOf(arguments);
+        return tracer.Record(name, [.. arguments.Select(tracer.Argument)], CallSites.Capture());
+    }
 
     private static TensorProxy Sequence(string name, IReadOnlyList<TensorProxy> tensors, long dim, string file, int line)
     {
@@ -456,7 +459,7 @@ public sealed partial class TensorProxy
         {
             throw new ArgumentException($"{name} needs at least one proxy.", nameof(tensors));
         }
-        var tracer = tensors[0].Tracer;
+        var tracer = TracerOf(tensors);
         return tracer.Record(name, [tensors.Select(tensor => tracer.Argument(tensor)).ToList(), dim], CallSites.At(file, line));
     }
 }

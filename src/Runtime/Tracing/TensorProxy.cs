@@ -12,16 +12,32 @@ namespace NnSight;
 /// </summary>
 public sealed partial class TensorProxy
 {
+    private readonly Tracer? _tracer;
+    private readonly object? _constant;
+    private Node? _node;
+
     internal TensorProxy(Tracer tracer, Node node)
     {
-        Tracer = tracer;
-        Node = node;
+        _tracer = tracer;
+        _node = node;
     }
 
-    internal Tracer Tracer { get; }
+    private TensorProxy(object constant) => _constant = constant;
+
+    /// <summary>Whether this proxy is a number or tensor converted to a proxy (so it can be assigned or passed to an op).</summary>
+    internal bool IsConstant => _tracer is null;
+
+    /// <summary>The number or tensor of a converted proxy.</summary>
+    internal object? Constant => _constant;
+
+    internal Tracer Tracer => _tracer ?? throw ConstantUsedAsProxy();
 
     /// <summary>The graph node whose value this proxy stands for (a write with <c>[...] =</c> moves it to the new version).</summary>
-    internal Node Node { get; private set; }
+    internal Node Node
+    {
+        get => _node ?? throw ConstantUsedAsProxy();
+        private set => _node = value;
+    }
 
     internal string Where => Node.Source is null ? "" : $"{Node.Source}: ";
 
@@ -45,6 +61,12 @@ public sealed partial class TensorProxy
 
     /// <summary>Positions of this invocation's own tokens along dimension 1, past its left padding.</summary>
     public TokenIndexer Token => new(this);
+
+    /// <summary>A number as a proxy, so it can be assigned: <c>x[.., 0] = 0</c>.</summary>
+    public static implicit operator TensorProxy(double value) => new(value);
+
+    /// <summary>A tensor as a proxy, so it can be assigned or passed where a proxy is expected: <c>x[.., 0] = steering</c>.</summary>
+    public static implicit operator TensorProxy(Tensor value) => new(value ?? throw new ArgumentNullException(nameof(value)));
 
     /// <summary>Keeps the value after the run; read it with <see cref="Value"/>.</summary>
     public TensorProxy Save()
@@ -119,6 +141,14 @@ public sealed partial class TensorProxy
     }
 
     internal string Describe() => NodeDescriptions.Describe(Tracer.Graph, Node);
+
+    /// <summary>The tracer of the first operand that is a recorded proxy.</summary>
+    internal static Tracer TracerOf(IEnumerable<object?> operands) =>
+        operands.OfType<TensorProxy>().FirstOrDefault(operand => !operand.IsConstant)?.Tracer ?? throw ConstantUsedAsProxy();
+
+    private static TracingException ConstantUsedAsProxy() => new(
+        "A number or tensor converted to a proxy can only be assigned or passed to an operation on a proxy of the trace; " +
+        "it has no node, value or shape of its own.");
 
     private TensorShape TensorShapeOf(string what) => Tracer.ShapeOf(Node) switch
     {

@@ -202,6 +202,7 @@ public class Tracer : IDisposable, IInvocationSizes
     /// <summary>A graph argument for a value: a node reference for a proxy; tensors and numbers as constants.</summary>
     internal object? Argument(object? value) => value switch
     {
+        TensorProxy { IsConstant: true } constant => Argument(constant.Constant),
         TensorProxy proxy when ReferenceEquals(proxy.Tracer, this) => new NodeRef(proxy.Node.Id),
         TensorProxy => throw new TracingException("A proxy from another tracing context cannot be used in this one."),
         Tensor tensor => tensor.alias().DetachFromDisposeScope(),
