@@ -1,3 +1,4 @@
+using System.Linq;
 using Microsoft.CodeAnalysis;
 
 namespace NnSight.Generators;
@@ -7,6 +8,12 @@ internal static class DiagnosticDescriptors
 {
     private const string GeneratorCategory = "NnSight.Generator";
     private const string UsageCategory = "NnSight.Usage";
+
+    /// <summary>Where the diagnostic pages live, stamped into the assembly at build time from the repository address.</summary>
+    private static readonly string HelpBase = typeof(DiagnosticDescriptors).Assembly
+        .GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), inherit: false)
+        .Cast<System.Reflection.AssemblyMetadataAttribute>()
+        .Single(attribute => attribute.Key == "DiagnosticHelpBase").Value!;
 
     public static readonly DiagnosticDescriptor ConfigNotFound = Generator(
         "NNS0001",
@@ -37,6 +44,11 @@ internal static class DiagnosticDescriptors
         "NNS0006",
         "The model class must be a top-level partial class",
         "'{0}' carries [LanguageModel] but is not a top-level partial class; declare it 'public partial class {0};' outside other types");
+
+    public static readonly DiagnosticDescriptor ModelsNotReferenced = Generator(
+        "NNS0007",
+        "NnSight.Models is not referenced",
+        "'{0}' carries [LanguageModel], whose generated class derives from NnSight.Models.LanguageModel, but this project does not reference NnSight.Models; add <PackageReference Include=\"NnSight.Models\" />");
 
     public static readonly DiagnosticDescriptor GeneratorFailure = Generator(
         "NNS0099",
@@ -94,13 +106,14 @@ internal static class DiagnosticDescriptors
         "NNS0004" => MissingKey,
         "NNS0005" => NameCollision,
         "NNS0006" => NotTopLevelPartial,
+        "NNS0007" => ModelsNotReferenced,
         _ => GeneratorFailure,
     };
 
     private static DiagnosticDescriptor Usage(string id, string title, string message, DiagnosticSeverity severity) =>
-        new(id, title, message, UsageCategory, severity, isEnabledByDefault: true, helpLinkUri: $"docs/diagnostics/{id}.md");
+        new(id, title, message, UsageCategory, severity, isEnabledByDefault: true, helpLinkUri: HelpBase + id + ".md");
 
     private static DiagnosticDescriptor Generator(string id, string title, string message) =>
         new(id, title, message, GeneratorCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
-            helpLinkUri: $"docs/diagnostics/{id}.md");
+            helpLinkUri: HelpBase + id + ".md");
 }

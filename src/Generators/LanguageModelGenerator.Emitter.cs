@@ -66,6 +66,11 @@ public sealed partial class LanguageModelGenerator
                 writer.Close().Line();
             }
 
+            if (model.ConfigType is { } configType)
+            {
+                writer.Line($"/// <summary>The configuration read from config.json, typed (<c>{Xml(configType)}</c>).</summary>");
+                writer.Line($"public new global::{configType} Config => (global::{configType})base.Config;").Line();
+            }
             if (model.RootOutput is { } rootOutput)
             {
                 WriteOutputProperty(writer, rootOutput, "the model (the root module)");
@@ -132,10 +137,10 @@ public sealed partial class LanguageModelGenerator
             writer.Line($"internal {output.TypeName}({TensorProxy} proxy)").Line("    : base(proxy)").Line("{").Line("}").Line();
             foreach (var element in output.Elements)
             {
-                writer.Line($"/// <summary>Element [{element.Index}]: {Xml(element.Description)}.</summary>");
+                writer.Line($"/// <summary>Element [{element.Index}]: {Xml(element.Description)}; settable.</summary>");
                 writer.Line(element.IsTuple
-                    ? $"public {TupleProxy} {element.Alias} => new {TupleProxy}(Element({element.Index}));"
-                    : $"public {TensorProxy} {element.Alias} => Element({element.Index});");
+                    ? $"public {TupleProxy} {element.Alias} {{ get => new {TupleProxy}(Element({element.Index})); set => SetElement({element.Index}, value); }}"
+                    : $"public {TensorProxy} {element.Alias} {{ get => Element({element.Index}); set => SetElement({element.Index}, value); }}");
                 writer.Line();
             }
             writer.Close().Line();

@@ -49,6 +49,11 @@ public sealed partial class LanguageModelGenerator
                 diagnostics.Add(Diagnostic("NNS0006", request, request.ClassName));
                 return null;
             }
+            if (!input.ModelsReferenced)
+            {
+                diagnostics.Add(Diagnostic("NNS0007", request, request.ClassName));
+                return null;
+            }
             var file = FindConfig(request.ConfigPath, input.Files, input.ProjectDirectory);
             if (file is null)
             {
@@ -110,7 +115,7 @@ public sealed partial class LanguageModelGenerator
             var rootOutput = new OutputSpec(request.ClassName + "Output",
                 template.RootOutput.Select(element => Element(element, values)).ToEquatableArray());
             return new ModelSpec(request.Namespace, request.ClassName, request.Accessibility, request.ConfigPath, modelType,
-                template.Name, Summary(template, values, request.ConfigPath), structural, rootOutput, children);
+                template.Name, template.ConfigType, Summary(template, values, request.ConfigPath), structural, rootOutput, children);
         }
 
         private static ModuleSpec BuildModule(ModuleTemplate template, ConfigValues values, string parentPath, string parentDocumentation,
@@ -172,8 +177,11 @@ public sealed partial class LanguageModelGenerator
         private static string Summary(ArchitectureTemplate template, ConfigValues values, string configPath)
         {
             var layers = template.RequiredKeys[0];
-            return $"{template.Name} (model_type {template.ModelType}) typed from {configPath}: {values[layers]} layers ({layers}), " +
+            var summary = $"{template.Name} (model_type {template.ModelType}) typed from {configPath}: {values[layers]} layers ({layers}), " +
                 $"width {values[template.RequiredKeys[1]]}, {values[template.RequiredKeys[2]]} heads, vocabulary {values["vocab_size"]}.";
+            return template.ConfigType is null
+                ? summary + $" NnSight.Models does not implement {template.Name} yet: the typed tree compiles, and FromPretrained throws a ConfigException naming the architecture."
+                : summary;
         }
 
         /// <summary>The AdditionalFiles item the attribute names: its path relative to the project, either separator.</summary>

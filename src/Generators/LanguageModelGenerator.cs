@@ -21,6 +21,9 @@ public sealed partial class LanguageModelGenerator : IIncrementalGenerator
     /// <summary>The attribute's full name.</summary>
     public const string AttributeName = "NnSight.LanguageModelAttribute";
 
+    /// <summary>The class generated models derive from, in the NnSight.Models package.</summary>
+    private const string LanguageModelBaseName = "NnSight.Models.LanguageModel";
+
     /// <summary>Tracking names of the pipeline's steps.</summary>
     public static class Steps
     {
@@ -32,6 +35,9 @@ public sealed partial class LanguageModelGenerator : IIncrementalGenerator
 
         /// <summary>The project folder.</summary>
         public const string ProjectDirectory = nameof(ProjectDirectory);
+
+        /// <summary>Whether the compilation references NnSight.Models.</summary>
+        public const string ModelsReferenced = nameof(ModelsReferenced);
 
         /// <summary>Requests combined with the files they may name.</summary>
         public const string Inputs = nameof(Inputs);
@@ -66,10 +72,15 @@ public sealed partial class LanguageModelGenerator : IIncrementalGenerator
             .Select(static (options, _) => options.GlobalOptions.TryGetValue("build_property.ProjectDir", out var directory) ? directory : null)
             .WithTrackingName(Steps.ProjectDirectory);
 
+        var modelsReferenced = context.CompilationProvider
+            .Select(static (compilation, _) => compilation.GetTypeByMetadataName(LanguageModelBaseName) is not null)
+            .WithTrackingName(Steps.ModelsReferenced);
+
         var parsed = requests
             .Combine(files)
             .Combine(projectDirectory)
-            .Select(static (pair, _) => new ParseInput(pair.Left.Left, pair.Left.Right, pair.Right))
+            .Combine(modelsReferenced)
+            .Select(static (pair, _) => new ParseInput(pair.Left.Left.Left, pair.Left.Left.Right, pair.Left.Right, pair.Right))
             .WithTrackingName(Steps.Inputs)
             .Select(static (input, _) => Parser.Parse(input))
             .WithTrackingName(Steps.Parsed);

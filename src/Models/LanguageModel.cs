@@ -65,11 +65,15 @@ public class LanguageModel : NnSightModel, IDisposable
     /// <param name="folder">A HuggingFace model folder.</param>
     /// <param name="device">Where the parameters go: <c>"cpu"</c>, <c>"cuda"</c>, <c>"cuda:1"</c>.</param>
     /// <param name="dtype">The parameters' element type; null keeps the checkpoint's.</param>
-    /// <exception cref="ConfigException">config.json is missing, malformed or unsupported.</exception>
-    /// <exception cref="CheckpointException">The weights do not fit the architecture.</exception>
+    /// <exception cref="ConfigException">The folder, config.json or a tokenizer file is missing, malformed or unsupported.</exception>
+    /// <exception cref="CheckpointException">There are no safetensors weights, or they do not fit the architecture.</exception>
     /// <exception cref="SafetensorsFormatException">A weights file is malformed.</exception>
-    public static LanguageModel FromPretrained(string folder, string device = "cpu", ScalarType? dtype = null) =>
-        FromPretrained(folder, ParseDevice(device), dtype);
+    /// <exception cref="LibTorchNotFoundException">The application has no libtorch backend package.</exception>
+    public static LanguageModel FromPretrained(string folder, string device = "cpu", ScalarType? dtype = null)
+    {
+        TorchBackend.Require();
+        return FromPretrained(folder, ParseDevice(device), dtype);
+    }
 
     /// <summary>Loads the model in <paramref name="folder"/> onto <paramref name="device"/>.</summary>
     /// <inheritdoc cref="FromPretrained(string, string, ScalarType?)"/>
@@ -77,7 +81,7 @@ public class LanguageModel : NnSightModel, IDisposable
     {
         if (!Directory.Exists(folder))
         {
-            throw new DirectoryNotFoundException($"Model folder {folder} does not exist.");
+            throw new ConfigException($"Model folder {folder} does not exist.");
         }
         var config = ConfigReader.Read(Path.Combine(folder, "config.json"));
         var generation = GenerationConfig.Read(folder, config);
@@ -99,7 +103,7 @@ public class LanguageModel : NnSightModel, IDisposable
 
     /// <summary>The tokenizer, or an exception explaining that this model takes token ids only.</summary>
     public ModelTokenizer RequireTokenizer() =>
-        Tokenizer ?? throw new InvalidOperationException(
+        Tokenizer ?? throw new ConfigException(
             $"This {Config.ModelType} model has no tokenizer (its folder has no tokenizer.json, tokenizer.model or vocab.json + merges.txt): pass token ids instead of text.");
 
     /// <summary>Tokenizes <paramref name="prompts"/> into one left-padded batch on the model's device.</summary>
@@ -145,7 +149,7 @@ public class LanguageModel : NnSightModel, IDisposable
     public override IShapeRules ShapeRules => Module.ShapeRules;
 
     /// <inheritdoc />
-    protected override IReadOnlyList<TokenRow> PrepareInput(InvocationInput input)
+    protected internal override IReadOnlyList<TokenRow> PrepareInput(InvocationInput input)
     {
         IReadOnlyList<TokenRow> rows = input switch
         {
@@ -161,18 +165,18 @@ public class LanguageModel : NnSightModel, IDisposable
     }
 
     /// <inheritdoc />
-    protected override TokenBatch CreateBatch(IReadOnlyList<TokenRow> rows) =>
+    protected internal override TokenBatch CreateBatch(IReadOnlyList<TokenRow> rows) =>
         TokenBatch.LeftPadded(rows, Generation.PadTokenId ?? 0, Device);
 
     /// <inheritdoc />
-    protected override Tensor RunForward(TokenBatch batch, ForwardRequest request)
+    protected internal override Tensor RunForward(TokenBatch batch, ForwardRequest request)
     {
         using var output = Forward(batch);
         return output.Logits.alias();
     }
 
     /// <inheritdoc />
-    protected override Tensor RunGeneration(TokenBatch batch, GenerationOptions options, ForwardRequest request)
+    protected internal override Tensor RunGeneration(TokenBatch batch, GenerationOptions options, ForwardRequest request)
     {
         using var result = Generate(batch, options, LogitsToKeep(request), request.Cancellation);
         return result.Sequences.alias();

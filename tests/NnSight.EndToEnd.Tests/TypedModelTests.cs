@@ -38,16 +38,38 @@ public sealed class TypedModelTests
         var error = Assert.Throws<ConfigMismatchException>(() => Gpt2.FromPretrained(RepositoryPaths.TinyGpt2));
 
         Assert.Equal("n_layer", error.Key);
-        Assert.Equal(12, error.Expected);
-        Assert.Equal(4, error.Actual);
+        Assert.Equal("12", error.Expected);
+        Assert.Equal("4", error.Actual);
         Assert.Contains("n_layer is 4, but Gpt2 was generated from models/gpt2/config.json with n_layer = 12", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Loading_a_folder_of_another_architecture_names_model_type_first()
+    {
+        var error = Assert.Throws<ConfigMismatchException>(() => Gpt2.FromPretrained(RepositoryPaths.TinyLlama));
+
+        Assert.Equal("model_type", error.Key);
+        Assert.Equal("gpt2", error.Expected);
+        Assert.Equal("llama", error.Actual);
+        Assert.Contains("model_type is llama, but Gpt2 was generated from models/gpt2/config.json with model_type gpt2", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_typed_config_needs_no_cast()
+    {
+        using var model = TinyGpt2.FromPretrained(RepositoryPaths.TinyGpt2);
+        using var llama = TinyLlama.FromPretrained(RepositoryPaths.TinyLlama);
+
+        Assert.Equal(4, model.Config.NHead);
+        Assert.Equal(2, llama.Config.NumKeyValueHeads);
     }
 
     [Fact]
     public void A_typed_class_of_an_architecture_not_implemented_yet_compiles_and_says_so_on_load()
     {
-        var error = Assert.Throws<NotSupportedException>(() => Phi2.FromPretrained(RepositoryPaths.TinyLlama));
+        var error = Assert.Throws<ConfigException>(() => Phi2.FromPretrained(RepositoryPaths.TinyLlama));
 
+        Assert.Equal("model_type", error.Key);
         Assert.Contains("Phi2 is typed from a phi config, but NnSight.Models does not implement the phi architecture yet", error.Message, StringComparison.Ordinal);
     }
 
@@ -76,7 +98,7 @@ public sealed class TypedModelTests
 
         Assert.Null(model.Tokenizer);
         using var tracer = model.Trace();
-        var error = Assert.Throws<InvalidOperationException>(() => tracer.Invoke("The Eiffel Tower is in the city of"));
+        var error = Assert.Throws<ConfigException>(() => tracer.Invoke("The Eiffel Tower is in the city of"));
         Assert.Equal("This llama model has no tokenizer (its folder has no tokenizer.json, tokenizer.model or vocab.json + merges.txt): pass token ids instead of text.", error.Message);
     }
 

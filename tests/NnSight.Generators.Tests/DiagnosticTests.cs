@@ -87,6 +87,40 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void NNS0007_a_project_without_NnSight_Models_gets_a_diagnostic_instead_of_code_that_cannot_compile()
+    {
+        var markup = Markup.Parse(
+            """
+            [{|NNS0007:NnSight.LanguageModel("gpt2.json")|}]
+            public partial class Gpt2;
+            """);
+        var withoutModels = GeneratorHarness.References.Where(reference => Path.GetFileName(reference.Display) != "NnSight.Models.dll");
+
+        var (_, diagnostics, run) = GeneratorHarness.Run(withoutModels, markup.Source, ("/project/gpt2.json", Gpt2));
+
+        markup.AssertDiagnostics(diagnostics);
+        Assert.Empty(run.Results[0].GeneratedSources);
+        Assert.Equal(
+            "'Gpt2' carries [LanguageModel], whose generated class derives from NnSight.Models.LanguageModel, but this project does not reference NnSight.Models; add <PackageReference Include=\"NnSight.Models\" />",
+            diagnostics.Single().GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void Every_diagnostic_links_to_its_page_with_an_absolute_address()
+    {
+        var descriptors = typeof(DiagnosticDescriptors).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Select(field => (DiagnosticDescriptor)field.GetValue(null)!).ToList();
+
+        Assert.NotEmpty(descriptors);
+        foreach (var descriptor in descriptors)
+        {
+            Assert.True(Uri.TryCreate(descriptor.HelpLinkUri, UriKind.Absolute, out var link) && link.Scheme == Uri.UriSchemeHttps, descriptor.HelpLinkUri);
+            Assert.EndsWith($"/docs/diagnostics/{descriptor.Id}.md", descriptor.HelpLinkUri, StringComparison.Ordinal);
+            Assert.True(File.Exists(Path.Combine(RepositoryPaths.Root, "docs", "diagnostics", descriptor.Id + ".md")), $"{descriptor.Id} has no page");
+        }
+    }
+
+    [Fact]
     public void NNS0099_an_unexpected_failure_becomes_a_diagnostic()
     {
         var diagnostic = Expect(

@@ -20,10 +20,12 @@ internal static class GeneratorHarness
             .Where(path => path.EndsWith(".dll", StringComparison.Ordinal))
             .Select(path => MetadataReference.CreateFromFile(path))];
 
-    public static CSharpCompilation Compilation(params string[] sources) =>
+    public static CSharpCompilation Compilation(params string[] sources) => Compilation(References, sources);
+
+    public static CSharpCompilation Compilation(IEnumerable<MetadataReference> references, params string[] sources) =>
         CSharpCompilation.Create("Sample",
             sources.Select((source, index) => CSharpSyntaxTree.ParseText(source, ParseOptions, path: $"/project/Source{index}.cs")),
-            References,
+            references,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
     public static GeneratorDriver Driver(params (string Path, string Text)[] files) =>
@@ -39,9 +41,13 @@ internal static class GeneratorHarness
 
     /// <summary>Runs the generator; returns the updated compilation and the generator's own diagnostics.</summary>
     public static (Compilation Output, ImmutableArray<Diagnostic> Diagnostics, GeneratorDriverRunResult Run) Run(
-        string source, params (string Path, string Text)[] files)
+        string source, params (string Path, string Text)[] files) => Run(References, source, files);
+
+    /// <summary>Runs the generator on a compilation with only <paramref name="references"/>.</summary>
+    public static (Compilation Output, ImmutableArray<Diagnostic> Diagnostics, GeneratorDriverRunResult Run) Run(
+        IEnumerable<MetadataReference> references, string source, params (string Path, string Text)[] files)
     {
-        var driver = Driver(files).RunGeneratorsAndUpdateCompilation(Compilation(source), out var output, out var diagnostics);
+        var driver = Driver(files).RunGeneratorsAndUpdateCompilation(Compilation(references, source), out var output, out var diagnostics);
         return (output, diagnostics, driver.GetRunResult());
     }
 

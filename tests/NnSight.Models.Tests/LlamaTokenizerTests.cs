@@ -89,7 +89,7 @@ public sealed class LlamaTokenizerTests : IDisposable
     {
         File.WriteAllText(_folder.File("tokenizer.json"), """{"model": {"type": "WordPiece", "vocab": {}}, "pre_tokenizer": {"type": "BertPreTokenizer"}}""");
 
-        var error = Assert.Throws<InvalidDataException>(() => Load(_folder.FullPath));
+        var error = Assert.Throws<ConfigException>(() => Load(_folder.FullPath));
 
         Assert.Contains("tokenizer.json: only byte-level BPE tokenizer.json files are read (GPT-2, Llama 3, Qwen2)", error.Message, StringComparison.Ordinal);
     }
@@ -99,7 +99,7 @@ public sealed class LlamaTokenizerTests : IDisposable
     {
         File.WriteAllText(_folder.File("tokenizer.json"), """{"model": {"type": "BPE", "vocab": {"a": 0}}, "pre_tokenizer": {"type": "ByteLevel"}}""");
 
-        var error = Assert.Throws<InvalidDataException>(() => Load(_folder.FullPath));
+        var error = Assert.Throws<ConfigException>(() => Load(_folder.FullPath));
 
         Assert.Contains("tokenizer.json: the BPE model is incomplete or of the wrong type", error.Message, StringComparison.Ordinal);
     }

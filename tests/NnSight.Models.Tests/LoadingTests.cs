@@ -154,7 +154,7 @@ public sealed class LoadingTests(TinyGpt2Fixture fixture) : IClassFixture<TinyGp
         var folder = _variants.Folder("empty", []);
         File.Delete(Path.Combine(folder, SafetensorsCheckpoint.SingleFileName));
 
-        var error = Assert.Throws<FileNotFoundException>(() => LanguageModel.FromPretrained(folder));
+        var error = Assert.Throws<CheckpointException>(() => LanguageModel.FromPretrained(folder));
 
         Assert.Contains("model.safetensors", error.Message, StringComparison.Ordinal);
         Assert.Contains("model.safetensors.index.json", error.Message, StringComparison.Ordinal);

@@ -104,9 +104,9 @@ public sealed class AnyModuleTreeTests
     [Fact]
     public void Bad_paths_and_indices_name_what_exists()
     {
-        var index = Assert.Throws<IndexOutOfRangeException>(() => _model.Envoy("layers")[2]);
+        var index = Assert.Throws<ModuleNotFoundException>(() => _model.Envoy("layers")[2]);
         Assert.Contains("layers has 2 modules; index 2 is out of range", index.Message, StringComparison.Ordinal);
-        var path = Assert.Throws<KeyNotFoundException>(() => _model.Envoy("layer"));
+        var path = Assert.Throws<ModuleNotFoundException>(() => _model.Envoy("layer"));
         Assert.Contains("has no child \"layer\" (children: embed, layers, head)", path.Message, StringComparison.Ordinal);
         var list = Assert.Throws<TracingException>(() =>
         {

@@ -20,7 +20,11 @@ internal sealed record ModelRequest(
 internal sealed record ConfigFile(string Path, string Text);
 
 /// <summary>Everything the parser needs, gathered from the pipeline's inputs.</summary>
-internal sealed record ParseInput(ModelRequest Request, EquatableArray<ConfigFile> Files, string? ProjectDirectory);
+/// <param name="Request">The attributed class.</param>
+/// <param name="Files">The project's JSON AdditionalFiles.</param>
+/// <param name="ProjectDirectory">The project folder, for relative paths.</param>
+/// <param name="ModelsReferenced">Whether the compilation has NnSight.Models, whose LanguageModel the class derives from.</param>
+internal sealed record ParseInput(ModelRequest Request, EquatableArray<ConfigFile> Files, string? ProjectDirectory, bool ModelsReferenced);
 
 /// <summary>The parser's result: the model to emit (null when a diagnostic stops generation) and the diagnostics.</summary>
 internal sealed record ParseResult(ModelSpec? Model, EquatableArray<DiagnosticInfo> Diagnostics);
@@ -36,6 +40,7 @@ internal sealed record ModelSpec(
     string ConfigPath,
     string ModelType,
     string ArchitectureName,
+    string? ConfigType,
     string Summary,
     EquatableArray<StructuralKey> StructuralKeys,
     OutputSpec? RootOutput,

@@ -46,11 +46,12 @@ internal sealed class ModuleTemplate
 /// </summary>
 internal sealed class ArchitectureTemplate
 {
-    public ArchitectureTemplate(string modelType, string name, string[] requiredKeys, string[] structuralKeys,
+    public ArchitectureTemplate(string modelType, string name, string? configType, string[] requiredKeys, string[] structuralKeys,
         Action<ConfigValues> derive, TupleElement[] rootOutput, ModuleTemplate[] children)
     {
         ModelType = modelType;
         Name = name;
+        ConfigType = configType;
         RequiredKeys = requiredKeys;
         StructuralKeys = structuralKeys;
         Derive = derive;
@@ -63,6 +64,12 @@ internal sealed class ArchitectureTemplate
 
     /// <summary>The architecture's name for documentation (<c>GPT-2</c>).</summary>
     public string Name { get; }
+
+    /// <summary>
+    /// The config record NnSight.Models reads this architecture's config.json into (<c>NnSight.Models.Gpt2.GPT2Config</c>),
+    /// or null while NnSight.Models does not implement the architecture.
+    /// </summary>
+    public string? ConfigType { get; }
 
     /// <summary>Keys without which the tree cannot be built (NNS0004 when missing).</summary>
     public IReadOnlyList<string> RequiredKeys { get; }

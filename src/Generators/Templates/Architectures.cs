@@ -34,6 +34,7 @@ internal static class Architectures
         return new ArchitectureTemplate(
             "gpt2",
             "GPT-2",
+            "NnSight.Models.Gpt2.GPT2Config",
             ["n_layer", "n_embd", "n_head", "vocab_size"],
             ["n_layer", "n_embd", "n_head", "n_inner", "n_positions", "vocab_size"],
             values =>
@@ -82,6 +83,7 @@ internal static class Architectures
         return new(
             modelType,
             prefix,
+            $"NnSight.Models.Llama.{prefix}Config",
             ["num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "vocab_size"],
             ["num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads", "intermediate_size", "vocab_size"],
             DeriveAttention,
@@ -115,6 +117,7 @@ internal static class Architectures
         return new(
             "mixtral",
             "Mixtral",
+            null,
             ["num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "vocab_size", "num_local_experts"],
             ["num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads", "intermediate_size", "vocab_size", "num_local_experts"],
             DeriveAttention,
@@ -149,6 +152,7 @@ internal static class Architectures
     private static ArchitectureTemplate Phi() => new(
         "phi",
         "Phi",
+        null,
         ["num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "vocab_size"],
         ["num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads", "intermediate_size", "vocab_size"],
         values =>

@@ -1,10 +1,11 @@
 namespace NnSight;
 
 /// <summary>
-/// A model's <c>config.json</c> is missing, malformed, or holds a value the implementation cannot honour.
-/// The message names the file, the key and the value.
+/// A model folder's configuration (its folder, <c>config.json</c>, <c>generation_config.json</c>, tokenizer files) is
+/// missing, malformed, or holds a value the implementation cannot honour. The message names the file, the key and the
+/// value.
 /// </summary>
-public sealed class ConfigException : Exception
+public sealed class ConfigException : NnSightException
 {
     /// <summary>Creates the exception for <paramref name="key"/> with the offending <paramref name="value"/>.</summary>
     public ConfigException(string message, string? key = null, string? value = null, Exception? innerException = null)

@@ -1,13 +1,14 @@
 namespace NnSight;
 
 /// <summary>
-/// A model folder's config.json differs from the one a typed model class was generated from, in a key that shapes
-/// the module tree (layers, widths, heads, vocabulary). The message names the key and both values.
+/// A model folder's config.json differs from the one a typed model class was generated from, in its architecture
+/// (<c>model_type</c>) or a key that shapes the module tree (layers, widths, heads, vocabulary). The message names the
+/// key and both values.
 /// </summary>
-public sealed class ConfigMismatchException : Exception
+public sealed class ConfigMismatchException : NnSightException
 {
     /// <summary>Creates the exception for <paramref name="key"/>.</summary>
-    public ConfigMismatchException(string message, string key, long expected, long? actual) : base(message)
+    public ConfigMismatchException(string message, string key, string expected, string? actual) : base(message)
     {
         Key = key;
         Expected = expected;
@@ -17,9 +18,9 @@ public sealed class ConfigMismatchException : Exception
     /// <summary>The config key that differs.</summary>
     public string Key { get; }
 
-    /// <summary>The value the class was generated with.</summary>
-    public long Expected { get; }
+    /// <summary>The value the class was generated with, as config.json writes it.</summary>
+    public string Expected { get; }
 
     /// <summary>The folder's value (null when the key is absent and has no default).</summary>
-    public long? Actual { get; }
+    public string? Actual { get; }
 }

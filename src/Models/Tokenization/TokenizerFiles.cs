@@ -29,7 +29,7 @@ internal static partial class TokenizerFiles
 
     /// <summary>The backend and the id to put first when the backend does not add one itself; null when the folder
     /// has no tokenizer file.</summary>
-    /// <exception cref="InvalidDataException">A tokenizer file is present but malformed or of an unsupported kind; the
+    /// <exception cref="ConfigException">A tokenizer file is present but malformed or of an unsupported kind; the
     /// message names the file and the field.</exception>
     public static (Tokenizer Backend, int? PrependedId)? Load(string folder)
     {
@@ -47,7 +47,7 @@ internal static partial class TokenizerFiles
                 }
                 catch (Exception error) when (error is KeyNotFoundException or InvalidOperationException or FormatException)
                 {
-                    throw new InvalidDataException($"{json}: the BPE model is incomplete or of the wrong type ({error.Message}).", error);
+                    throw new ConfigException($"{json}: the BPE model is incomplete or of the wrong type ({error.Message}).", innerException: error);
                 }
             }
         }
@@ -58,7 +58,7 @@ internal static partial class TokenizerFiles
         }
         if (File.Exists(json))
         {
-            throw new InvalidDataException(
+            throw new ConfigException(
                 $"{json}: only byte-level BPE tokenizer.json files are read (GPT-2, Llama 3, Qwen2); this one is another kind " +
                 $"and the folder has no {TokenizerModel} to fall back on.");
         }
@@ -112,7 +112,7 @@ internal static partial class TokenizerFiles
             {
                 if (step.TryGetProperty("add_prefix_space", out var prefix) && prefix.GetBoolean())
                 {
-                    throw new InvalidDataException($"{path}: pre_tokenizer ByteLevel with add_prefix_space = true is not supported.");
+                    throw new ConfigException($"{path}: pre_tokenizer ByteLevel with add_prefix_space = true is not supported.");
                 }
                 if (!step.TryGetProperty("use_regex", out var useRegex) || useRegex.GetBoolean())
                 {
@@ -120,7 +120,7 @@ internal static partial class TokenizerFiles
                 }
             }
         }
-        throw new InvalidDataException($"{path}: pre_tokenizer has neither a Split regex nor a ByteLevel step that splits; it cannot be read.");
+        throw new ConfigException($"{path}: pre_tokenizer has neither a Split regex nor a ByteLevel step that splits; it cannot be read.");
     }
 
     private static Normalizer? CreateNormalizer(string path, JsonElement normalizer) =>
@@ -128,7 +128,7 @@ internal static partial class TokenizerFiles
         {
             "NFC" => new UnicodeNormalizer(NormalizationForm.FormC),
             "NFKC" => new UnicodeNormalizer(NormalizationForm.FormKC),
-            var other => throw new InvalidDataException($"{path}: normalizer \"{other}\" is not supported (supported: NFC, NFKC, none)."),
+            var other => throw new ConfigException($"{path}: normalizer \"{other}\" is not supported (supported: NFC, NFKC, none)."),
         };
 
     /// <summary>The special token a <c>TemplateProcessing</c> post-processor puts before a single sequence (Llama 3's
@@ -197,7 +197,7 @@ internal static partial class TokenizerFiles
         }
         catch (Exception error) when (error is not OutOfMemoryException)
         {
-            throw new InvalidDataException($"{path} is neither tiktoken ranks nor a SentencePiece model Microsoft.ML.Tokenizers can read: {error.Message}", error);
+            throw new ConfigException($"{path} is neither tiktoken ranks nor a SentencePiece model Microsoft.ML.Tokenizers can read: {error.Message}", innerException: error);
         }
     }
 
@@ -218,7 +218,7 @@ internal static partial class TokenizerFiles
         }
         catch (JsonException error)
         {
-            throw new InvalidDataException($"{path} is not valid JSON (line {error.LineNumber + 1}): {error.Message}", error);
+            throw new ConfigException($"{path} is not valid JSON (line {error.LineNumber + 1}): {error.Message}", innerException: error);
         }
     }
 

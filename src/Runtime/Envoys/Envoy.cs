@@ -51,25 +51,25 @@ public class Envoy
     public int Count => Children.Count;
 
     /// <summary>The child named <paramref name="name"/>.</summary>
-    /// <exception cref="KeyNotFoundException">There is no such child.</exception>
+    /// <exception cref="ModuleNotFoundException">There is no such child.</exception>
     public Envoy Child(string name) =>
         Children.FirstOrDefault(child => child.Name == name)
-        ?? throw new KeyNotFoundException($"{Label} has no child \"{name}\" (children: {string.Join(", ", Children.Select(child => child.Name))}).");
+        ?? throw new ModuleNotFoundException($"{Label} has no child \"{name}\" (children: {string.Join(", ", Children.Select(child => child.Name))}).");
 
     /// <summary>Element <paramref name="index"/> of a module list; <c>^1</c> is the last.</summary>
-    /// <exception cref="IndexOutOfRangeException">The index is outside the list.</exception>
+    /// <exception cref="ModuleNotFoundException">The index is outside the list.</exception>
     public Envoy this[Index index]
     {
         get
         {
             if (!IsList)
             {
-                throw new InvalidOperationException($"{Label} is a {ModuleTreePrinter.TypeName(Module)}, not a module list; it cannot be indexed.");
+                throw new TracingException($"{Label} is a {ModuleTreePrinter.TypeName(Module)}, not a module list; it cannot be indexed.");
             }
             var position = index.GetOffset(Count);
             if (position < 0 || position >= Count)
             {
-                throw new IndexOutOfRangeException($"{Label} has {Count} modules; index {index} is out of range.");
+                throw new ModuleNotFoundException($"{Label} has {Count} modules; index {index} is out of range.");
             }
             return Children[position];
         }

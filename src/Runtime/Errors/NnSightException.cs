@@ -1,7 +1,9 @@
 namespace NnSight;
 
-/// <summary>The base of every error the intervention runtime raises; the message names module paths, shapes and the
-/// source line of the proxy involved.</summary>
+/// <summary>
+/// The base of every error NnSight raises, the models and loading included; the message names module paths, shapes,
+/// files and keys, and the source line of the proxy involved. Invalid arguments are .NET's <see cref="ArgumentException"/>.
+/// </summary>
 public class NnSightException : Exception
 {
     /// <summary>Creates the exception.</summary>
@@ -23,7 +25,13 @@ public sealed class ModuleNotCalledException(string message) : NnSightException(
 /// <summary>The graph asks to set a module's value from a value the forward pass computes only later.</summary>
 public sealed class OutOfOrderException(string message) : NnSightException(message);
 
-/// <summary>A value set into the model does not fit the shape it replaces.</summary>
+/// <summary>TorchSharp has no native libtorch backend: the application lacks a libtorch package.</summary>
+public sealed class LibTorchNotFoundException(string message, Exception? innerException = null) : NnSightException(message, innerException);
+
+/// <summary>The model has no module at a path, or a module list has no element at an index.</summary>
+public sealed class ModuleNotFoundException(string message) : NnSightException(message);
+
+/// <summary>A value does not fit the shape or tuple structure it replaces or is indexed with.</summary>
 public sealed class ShapeMismatchException(string message) : NnSightException(message);
 
 /// <summary><c>shape</c> was read where no shape rule applies (a module tree without rules, an <c>Apply</c> result).</summary>

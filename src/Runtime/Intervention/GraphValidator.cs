@@ -98,7 +98,7 @@ public static class GraphValidator
         {
             model.ModuleAt(path);
         }
-        catch (KeyNotFoundException)
+        catch (ModuleNotFoundException)
         {
             throw Error(node, $"names module \"{path}\", which the model does not have");
         }

@@ -56,7 +56,7 @@ public sealed record IndexSpec(IndexKind Kind, long? Start = null, long? Stop = 
             "None" => new IndexSpec(IndexKind.NewAxis),
             "Bool" => new IndexSpec(IndexKind.Bool, start),
             "Tensor" => new IndexSpec(IndexKind.Tensor, Values: (Tensor?)TensorField.GetValue(boxed)),
-            var other => throw new NotSupportedException($"TensorIndex of kind {other} cannot be recorded."),
+            var other => throw new TracingException($"TensorIndex of kind {other} cannot be recorded."),
         };
     }
 

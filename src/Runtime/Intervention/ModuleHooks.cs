@@ -56,7 +56,7 @@ internal static class ModuleHooks
     }
 
     private static Adapter Require(nn.Module module) =>
-        Find(module) ?? throw new NotSupportedException(
+        Find(module) ?? throw new InterventionException(
             $"{module.GetType().Name} has no typed forward (it is not a Module<T..., TResult>), so it cannot be hooked or called.");
 
     private static Adapter? Find(nn.Module module) => Adapters.GetOrAdd(module.GetType(), Build);

@@ -86,7 +86,7 @@ internal sealed class ShapeInference(InterventionGraph graph, NnSightModel model
             var position = index < 0 ? tuple.Elements.Count + index : index;
             if (position < 0 || position >= tuple.Elements.Count)
             {
-                throw new IndexOutOfRangeException($"{Where(node)}{Describe(node)}: the value has {tuple.Elements.Count} elements.");
+                throw new ShapeMismatchException($"{Where(node)}{Describe(node)}: the value has {tuple.Elements.Count} elements.");
             }
             return tuple.Elements[(int)position] ?? throw Unknown(node, "that element is not a tensor");
         }

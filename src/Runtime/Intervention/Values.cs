@@ -46,7 +46,7 @@ internal static class Values
         var position = index < 0 ? tuple.Length + index : index;
         if (position < 0 || position >= tuple.Length)
         {
-            throw new IndexOutOfRangeException($"{description} has {tuple.Length} elements; index {index} is out of range.");
+            throw new ShapeMismatchException($"{description} has {tuple.Length} elements; index {index} is out of range.");
         }
         return tuple[(int)position];
     }
@@ -82,7 +82,7 @@ internal static class Values
                 var type = tuple.GetType();
                 if (!type.IsGenericType || !type.FullName!.StartsWith("System.ValueTuple`", StringComparison.Ordinal))
                 {
-                    throw new NotSupportedException(
+                    throw new InterventionException(
                         $"{type.Name} is a tuple the runtime cannot rebuild; implement {nameof(IStructuredOutput)} on it.");
                 }
                 return Activator.CreateInstance(type, elements)!;

@@ -39,7 +39,7 @@ public abstract class NnSightModel
     internal Tracer? ActiveTracer { get; set; }
 
     /// <summary>The envoy of the module at <paramref name="path"/> (dotted, as in PyTorch: <c>transformer.h.3</c>).</summary>
-    /// <exception cref="KeyNotFoundException">No module has that path.</exception>
+    /// <exception cref="ModuleNotFoundException">No module has that path.</exception>
     public Envoy Envoy(string path)
     {
         var envoy = Root;
@@ -92,9 +92,9 @@ public abstract class NnSightModel
     }
 
     /// <summary>The module at <paramref name="path"/> ("" is the root).</summary>
-    /// <exception cref="KeyNotFoundException">No module has that path.</exception>
+    /// <exception cref="ModuleNotFoundException">No module has that path.</exception>
     public nn.Module ModuleAt(string path) =>
-        _modules.TryGetValue(path, out var module) ? module : throw new KeyNotFoundException($"The model has no module \"{path}\".");
+        _modules.TryGetValue(path, out var module) ? module : throw new ModuleNotFoundException($"The model has no module \"{path}\".");
 
     /// <summary>The token rows of <paramref name="input"/> as an invocation would use them, checked against the model.</summary>
     /// <exception cref="ArgumentException">The input does not fit the model (an empty prompt, an id outside the vocabulary).</exception>
@@ -110,9 +110,9 @@ public abstract class NnSightModel
     protected internal abstract Tensor RunForward(TokenBatch batch, ForwardRequest request);
 
     /// <summary>Runs generation (hooks installed) and returns the token ids, owned by the caller.</summary>
-    /// <exception cref="NotSupportedException">The model does not generate.</exception>
+    /// <exception cref="TracingException">The model does not generate.</exception>
     protected internal virtual Tensor RunGeneration(TokenBatch batch, GenerationOptions options, ForwardRequest request) =>
-        throw new NotSupportedException($"{GetType().Name} does not implement generation.");
+        throw new TracingException($"{GetType().Name} does not implement generation.");
 
     /// <summary>The module tree, printed as PyTorch's <c>print(model)</c> does.</summary>
     public override string ToString() => Root.ToString();

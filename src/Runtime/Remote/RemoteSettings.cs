@@ -31,7 +31,7 @@ public sealed record RemoteSettings(Uri Server, string? ApiKey = null)
     {
         var (fileServer, fileKey) = ReadConfigFile();
         var address = server ?? Environment.GetEnvironmentVariable(ServerVariable) ?? fileServer
-            ?? throw new InvalidOperationException(
+            ?? throw new RemoteException(
                 $"remote: true needs a server: set {ServerVariable} (and {ApiKeyVariable}), write {ConfigFile}, or pass server: \"http://host:port\".");
         return new RemoteSettings(new Uri(address), Environment.GetEnvironmentVariable(ApiKeyVariable) ?? fileKey);
     }

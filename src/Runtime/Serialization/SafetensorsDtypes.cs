@@ -32,7 +32,7 @@ public static class SafetensorsDtypes
     public static int ElementSize(string name) => Find(row => row.Name == name, $"\"{name}\"").Size;
 
     /// <summary>The dtype name of element type <paramref name="type"/>.</summary>
-    /// <exception cref="NotSupportedException">safetensors has no name for that element type here.</exception>
+    /// <exception cref="ArgumentException">safetensors has no name for that element type here.</exception>
     public static string FromScalarType(ScalarType type) => Find(row => row.Type == type, type.ToString()).Name;
 
     private static (string Name, ScalarType Type, int Size) Find(Func<(string Name, ScalarType Type, int Size), bool> match, string what)
@@ -44,6 +44,6 @@ public static class SafetensorsDtypes
                 return row;
             }
         }
-        throw new NotSupportedException($"No safetensors dtype for {what} (supported: {string.Join(", ", Names)}).");
+        throw new ArgumentException($"No safetensors dtype for {what} (supported: {string.Join(", ", Names)}).");
     }
 }

@@ -172,7 +172,7 @@ public sealed partial class TensorProxy
     /// <c>x[k] = value</c>: on a module's value (reached through element indices) it records a setter of those rows;
     /// on any other value a write of row <paramref name="index"/> in place.
     /// </summary>
-    private void AssignElement(long index, object? value, string file, int line)
+    internal void AssignElement(long index, object? value, string file, int line)
     {
         var source = CallSites.At(file, line);
         var path = new List<long> { index };

@@ -28,7 +28,7 @@ public sealed class EnvoyList<T> : IReadOnlyList<T>
     public int Count => _elements.Length;
 
     /// <summary>Element <paramref name="index"/>; <c>^1</c> is the last.</summary>
-    /// <exception cref="IndexOutOfRangeException">The index is outside the list.</exception>
+    /// <exception cref="ModuleNotFoundException">The index is outside the list.</exception>
     public T this[Index index]
     {
         get

@@ -40,4 +40,7 @@ public class TupleProxy
 
     /// <summary>Element <paramref name="index"/>, for generated named elements (the line is the caller's, from the stack).</summary>
     protected TensorProxy Element(int index) => Proxy.Element(index, "", 0);
+
+    /// <summary>Sets element <paramref name="index"/>, for generated named elements (the line is the caller's, from the stack).</summary>
+    protected void SetElement(int index, TensorProxy value) => Proxy.AssignElement(index, value, "", 0);
 }

@@ -40,6 +40,9 @@ namespace Models
             return new ModelGpt2Large(global::NnSight.Models.LanguageModel.FromPretrained(folder, device, dtype));
         }
 
+        /// <summary>The configuration read from config.json, typed (<c>NnSight.Models.Gpt2.GPT2Config</c>).</summary>
+        public new global::NnSight.Models.Gpt2.GPT2Config Config => (global::NnSight.Models.Gpt2.GPT2Config)base.Config;
+
         /// <summary>The output of the model (the root module) in the current invocation, a tuple: [0] Logits, [1] PastKeyValues; settable.</summary>
         public new ModelGpt2LargeOutput Output { get => new(base.Output); set => base.Output = value; }
 
@@ -59,11 +62,11 @@ namespace Models
             {
             }
 
-            /// <summary>Element [0]: [batch, seq, 50257].</summary>
-            public global::NnSight.TensorProxy Logits => Element(0);
+            /// <summary>Element [0]: [batch, seq, 50257]; settable.</summary>
+            public global::NnSight.TensorProxy Logits { get => Element(0); set => SetElement(0, value); }
 
-            /// <summary>Element [1]: the key/value cache: 36 × (key, value).</summary>
-            public global::NnSight.TupleProxy PastKeyValues => new global::NnSight.TupleProxy(Element(1));
+            /// <summary>Element [1]: the key/value cache: 36 × (key, value); settable.</summary>
+            public global::NnSight.TupleProxy PastKeyValues { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
         }
 
         /// <summary>The envoy of <c>transformer</c>: GPT2Model, with its submodules typed.</summary>
@@ -110,11 +113,11 @@ namespace Models
                 {
                 }
 
-                /// <summary>Element [0]: the hidden states after ln_f, [batch, seq, 1280].</summary>
-                public global::NnSight.TensorProxy LastHiddenState => Element(0);
+                /// <summary>Element [0]: the hidden states after ln_f, [batch, seq, 1280]; settable.</summary>
+                public global::NnSight.TensorProxy LastHiddenState { get => Element(0); set => SetElement(0, value); }
 
-                /// <summary>Element [1]: the key/value cache: 36 × (key, value).</summary>
-                public global::NnSight.TupleProxy PastKeyValues => new global::NnSight.TupleProxy(Element(1));
+                /// <summary>Element [1]: the key/value cache: 36 × (key, value); settable.</summary>
+                public global::NnSight.TupleProxy PastKeyValues { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
             }
 
             /// <summary>The envoy of <c>transformer.h.{i}</c>: GPT2Block, with its submodules typed.</summary>
@@ -156,11 +159,11 @@ namespace Models
                     {
                     }
 
-                    /// <summary>Element [0]: the residual stream after the block, [batch, seq, 1280].</summary>
-                    public global::NnSight.TensorProxy HiddenStates => Element(0);
+                    /// <summary>Element [0]: the residual stream after the block, [batch, seq, 1280]; settable.</summary>
+                    public global::NnSight.TensorProxy HiddenStates { get => Element(0); set => SetElement(0, value); }
 
-                    /// <summary>Element [1]: the (key, value) of this layer, each [batch, 20, positions, 64].</summary>
-                    public global::NnSight.TupleProxy Present => new global::NnSight.TupleProxy(Element(1));
+                    /// <summary>Element [1]: the (key, value) of this layer, each [batch, 20, positions, 64]; settable.</summary>
+                    public global::NnSight.TupleProxy Present { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
                 }
 
                 /// <summary>The envoy of <c>transformer.h.{i}.attn</c>: GPT2Attention, with its submodules typed.</summary>
@@ -202,11 +205,11 @@ namespace Models
                         {
                         }
 
-                        /// <summary>Element [0]: the attention output after c_proj, [batch, seq, 1280].</summary>
-                        public global::NnSight.TensorProxy Output => Element(0);
+                        /// <summary>Element [0]: the attention output after c_proj, [batch, seq, 1280]; settable.</summary>
+                        public global::NnSight.TensorProxy Output { get => Element(0); set => SetElement(0, value); }
 
-                        /// <summary>Element [1]: the (key, value) of this layer, each [batch, 20, positions, 64].</summary>
-                        public global::NnSight.TupleProxy Present => new global::NnSight.TupleProxy(Element(1));
+                        /// <summary>Element [1]: the (key, value) of this layer, each [batch, 20, positions, 64]; settable.</summary>
+                        public global::NnSight.TupleProxy Present { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
                     }
                 }
 

@@ -40,6 +40,9 @@ namespace Models
             return new ModelLlama318b(global::NnSight.Models.LanguageModel.FromPretrained(folder, device, dtype));
         }
 
+        /// <summary>The configuration read from config.json, typed (<c>NnSight.Models.Llama.LlamaConfig</c>).</summary>
+        public new global::NnSight.Models.Llama.LlamaConfig Config => (global::NnSight.Models.Llama.LlamaConfig)base.Config;
+
         /// <summary>The output of the model (the root module) in the current invocation, a tuple: [0] Logits, [1] PastKeyValues; settable.</summary>
         public new ModelLlama318bOutput Output { get => new(base.Output); set => base.Output = value; }
 
@@ -59,11 +62,11 @@ namespace Models
             {
             }
 
-            /// <summary>Element [0]: [batch, seq, 128256].</summary>
-            public global::NnSight.TensorProxy Logits => Element(0);
+            /// <summary>Element [0]: [batch, seq, 128256]; settable.</summary>
+            public global::NnSight.TensorProxy Logits { get => Element(0); set => SetElement(0, value); }
 
-            /// <summary>Element [1]: the key/value cache: 32 × (key, value).</summary>
-            public global::NnSight.TupleProxy PastKeyValues => new global::NnSight.TupleProxy(Element(1));
+            /// <summary>Element [1]: the key/value cache: 32 × (key, value); settable.</summary>
+            public global::NnSight.TupleProxy PastKeyValues { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
         }
 
         /// <summary>The envoy of <c>model</c>: LlamaModel, with its submodules typed.</summary>
@@ -100,11 +103,11 @@ namespace Models
                 {
                 }
 
-                /// <summary>Element [0]: the hidden states after norm, [batch, seq, 4096].</summary>
-                public global::NnSight.TensorProxy LastHiddenState => Element(0);
+                /// <summary>Element [0]: the hidden states after norm, [batch, seq, 4096]; settable.</summary>
+                public global::NnSight.TensorProxy LastHiddenState { get => Element(0); set => SetElement(0, value); }
 
-                /// <summary>Element [1]: the key/value cache: 32 × (key, value).</summary>
-                public global::NnSight.TupleProxy PastKeyValues => new global::NnSight.TupleProxy(Element(1));
+                /// <summary>Element [1]: the key/value cache: 32 × (key, value); settable.</summary>
+                public global::NnSight.TupleProxy PastKeyValues { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
             }
 
             /// <summary>The envoy of <c>model.layers.{i}</c>: LlamaDecoderLayer, with its submodules typed.</summary>
@@ -146,11 +149,11 @@ namespace Models
                     {
                     }
 
-                    /// <summary>Element [0]: the residual stream after the layer, [batch, seq, 4096].</summary>
-                    public global::NnSight.TensorProxy HiddenStates => Element(0);
+                    /// <summary>Element [0]: the residual stream after the layer, [batch, seq, 4096]; settable.</summary>
+                    public global::NnSight.TensorProxy HiddenStates { get => Element(0); set => SetElement(0, value); }
 
-                    /// <summary>Element [1]: the (key, value) of this layer, each [batch, 8, positions, 128].</summary>
-                    public global::NnSight.TupleProxy Present => new global::NnSight.TupleProxy(Element(1));
+                    /// <summary>Element [1]: the (key, value) of this layer, each [batch, 8, positions, 128]; settable.</summary>
+                    public global::NnSight.TupleProxy Present { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
                 }
 
                 /// <summary>The envoy of <c>model.layers.{i}.self_attn</c>: LlamaAttention, with its submodules typed.</summary>
@@ -197,14 +200,14 @@ namespace Models
                         {
                         }
 
-                        /// <summary>Element [0]: the attention output after o_proj, [batch, seq, 4096].</summary>
-                        public global::NnSight.TensorProxy Output => Element(0);
+                        /// <summary>Element [0]: the attention output after o_proj, [batch, seq, 4096]; settable.</summary>
+                        public global::NnSight.TensorProxy Output { get => Element(0); set => SetElement(0, value); }
 
-                        /// <summary>Element [1]: the attention probabilities, [batch, 32, seq, positions].</summary>
-                        public global::NnSight.TensorProxy Weights => Element(1);
+                        /// <summary>Element [1]: the attention probabilities, [batch, 32, seq, positions]; settable.</summary>
+                        public global::NnSight.TensorProxy Weights { get => Element(1); set => SetElement(1, value); }
 
-                        /// <summary>Element [2]: the (key, value) of this layer, each [batch, 8, positions, 128].</summary>
-                        public global::NnSight.TupleProxy Present => new global::NnSight.TupleProxy(Element(2));
+                        /// <summary>Element [2]: the (key, value) of this layer, each [batch, 8, positions, 128]; settable.</summary>
+                        public global::NnSight.TupleProxy Present { get => new global::NnSight.TupleProxy(Element(2)); set => SetElement(2, value); }
                     }
 
                     /// <summary>The envoy of <c>model.layers.{i}.self_attn.rotary_emb</c>: LlamaRotaryEmbedding, with its submodules typed.</summary>
@@ -226,11 +229,11 @@ namespace Models
                             {
                             }
 
-                            /// <summary>Element [0]: cos at each row's position ids, [batch, seq, 128].</summary>
-                            public global::NnSight.TensorProxy Cos => Element(0);
+                            /// <summary>Element [0]: cos at each row's position ids, [batch, seq, 128]; settable.</summary>
+                            public global::NnSight.TensorProxy Cos { get => Element(0); set => SetElement(0, value); }
 
-                            /// <summary>Element [1]: sin at each row's position ids, [batch, seq, 128].</summary>
-                            public global::NnSight.TensorProxy Sin => Element(1);
+                            /// <summary>Element [1]: sin at each row's position ids, [batch, seq, 128]; settable.</summary>
+                            public global::NnSight.TensorProxy Sin { get => Element(1); set => SetElement(1, value); }
                         }
                     }
                 }

@@ -3,7 +3,7 @@
 
 namespace Models
 {
-    /// <summary>Mixtral (model_type mixtral) typed from configs/mixtral-8x7b-v0.1.json: 32 layers (num_hidden_layers), width 4096, 32 heads, vocabulary 32000.</summary>
+    /// <summary>Mixtral (model_type mixtral) typed from configs/mixtral-8x7b-v0.1.json: 32 layers (num_hidden_layers), width 4096, 32 heads, vocabulary 32000. NnSight.Models does not implement Mixtral yet: the typed tree compiles, and FromPretrained throws a ConfigException naming the architecture.</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("NnSight.Generators", "1.0.0")]
     partial class ModelMixtral8x7bV01 : global::NnSight.Models.LanguageModel
     {
@@ -59,11 +59,11 @@ namespace Models
             {
             }
 
-            /// <summary>Element [0]: [batch, seq, 32000].</summary>
-            public global::NnSight.TensorProxy Logits => Element(0);
+            /// <summary>Element [0]: [batch, seq, 32000]; settable.</summary>
+            public global::NnSight.TensorProxy Logits { get => Element(0); set => SetElement(0, value); }
 
-            /// <summary>Element [1]: the key/value cache: 32 × (key, value).</summary>
-            public global::NnSight.TupleProxy PastKeyValues => new global::NnSight.TupleProxy(Element(1));
+            /// <summary>Element [1]: the key/value cache: 32 × (key, value); settable.</summary>
+            public global::NnSight.TupleProxy PastKeyValues { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
         }
 
         /// <summary>The envoy of <c>model</c>: MixtralModel, with its submodules typed.</summary>
@@ -100,11 +100,11 @@ namespace Models
                 {
                 }
 
-                /// <summary>Element [0]: the hidden states after norm, [batch, seq, 4096].</summary>
-                public global::NnSight.TensorProxy LastHiddenState => Element(0);
+                /// <summary>Element [0]: the hidden states after norm, [batch, seq, 4096]; settable.</summary>
+                public global::NnSight.TensorProxy LastHiddenState { get => Element(0); set => SetElement(0, value); }
 
-                /// <summary>Element [1]: the key/value cache: 32 × (key, value).</summary>
-                public global::NnSight.TupleProxy PastKeyValues => new global::NnSight.TupleProxy(Element(1));
+                /// <summary>Element [1]: the key/value cache: 32 × (key, value); settable.</summary>
+                public global::NnSight.TupleProxy PastKeyValues { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
             }
 
             /// <summary>The envoy of <c>model.layers.{i}</c>: MixtralDecoderLayer, with its submodules typed.</summary>
@@ -146,11 +146,11 @@ namespace Models
                     {
                     }
 
-                    /// <summary>Element [0]: the residual stream after the layer, [batch, seq, 4096].</summary>
-                    public global::NnSight.TensorProxy HiddenStates => Element(0);
+                    /// <summary>Element [0]: the residual stream after the layer, [batch, seq, 4096]; settable.</summary>
+                    public global::NnSight.TensorProxy HiddenStates { get => Element(0); set => SetElement(0, value); }
 
-                    /// <summary>Element [1]: the (key, value) of this layer, each [batch, 8, positions, 128].</summary>
-                    public global::NnSight.TupleProxy Present => new global::NnSight.TupleProxy(Element(1));
+                    /// <summary>Element [1]: the (key, value) of this layer, each [batch, 8, positions, 128]; settable.</summary>
+                    public global::NnSight.TupleProxy Present { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
                 }
 
                 /// <summary>The envoy of <c>model.layers.{i}.self_attn</c>: MixtralAttention, with its submodules typed.</summary>
@@ -197,14 +197,14 @@ namespace Models
                         {
                         }
 
-                        /// <summary>Element [0]: the attention output after o_proj, [batch, seq, 4096].</summary>
-                        public global::NnSight.TensorProxy Output => Element(0);
+                        /// <summary>Element [0]: the attention output after o_proj, [batch, seq, 4096]; settable.</summary>
+                        public global::NnSight.TensorProxy Output { get => Element(0); set => SetElement(0, value); }
 
-                        /// <summary>Element [1]: the attention probabilities, [batch, 32, seq, positions].</summary>
-                        public global::NnSight.TensorProxy Weights => Element(1);
+                        /// <summary>Element [1]: the attention probabilities, [batch, 32, seq, positions]; settable.</summary>
+                        public global::NnSight.TensorProxy Weights { get => Element(1); set => SetElement(1, value); }
 
-                        /// <summary>Element [2]: the (key, value) of this layer, each [batch, 8, positions, 128].</summary>
-                        public global::NnSight.TupleProxy Present => new global::NnSight.TupleProxy(Element(2));
+                        /// <summary>Element [2]: the (key, value) of this layer, each [batch, 8, positions, 128]; settable.</summary>
+                        public global::NnSight.TupleProxy Present { get => new global::NnSight.TupleProxy(Element(2)); set => SetElement(2, value); }
                     }
 
                     /// <summary>The envoy of <c>model.layers.{i}.self_attn.rotary_emb</c>: MixtralRotaryEmbedding, with its submodules typed.</summary>
@@ -226,11 +226,11 @@ namespace Models
                             {
                             }
 
-                            /// <summary>Element [0]: cos at each row's position ids, [batch, seq, 128].</summary>
-                            public global::NnSight.TensorProxy Cos => Element(0);
+                            /// <summary>Element [0]: cos at each row's position ids, [batch, seq, 128]; settable.</summary>
+                            public global::NnSight.TensorProxy Cos { get => Element(0); set => SetElement(0, value); }
 
-                            /// <summary>Element [1]: sin at each row's position ids, [batch, seq, 128].</summary>
-                            public global::NnSight.TensorProxy Sin => Element(1);
+                            /// <summary>Element [1]: sin at each row's position ids, [batch, seq, 128]; settable.</summary>
+                            public global::NnSight.TensorProxy Sin { get => Element(1); set => SetElement(1, value); }
                         }
                     }
                 }
@@ -264,11 +264,11 @@ namespace Models
                         {
                         }
 
-                        /// <summary>Element [0]: the mixture's output, [batch, seq, 4096].</summary>
-                        public global::NnSight.TensorProxy Output => Element(0);
+                        /// <summary>Element [0]: the mixture's output, [batch, seq, 4096]; settable.</summary>
+                        public global::NnSight.TensorProxy Output { get => Element(0); set => SetElement(0, value); }
 
-                        /// <summary>Element [1]: [batch·seq, 8].</summary>
-                        public global::NnSight.TensorProxy RouterLogits => Element(1);
+                        /// <summary>Element [1]: [batch·seq, 8]; settable.</summary>
+                        public global::NnSight.TensorProxy RouterLogits { get => Element(1); set => SetElement(1, value); }
                     }
 
                     /// <summary>The envoy of <c>model.layers.{i}.block_sparse_moe.experts.{j}</c>: MixtralBlockSparseTop2MLP, with its submodules typed.</summary>

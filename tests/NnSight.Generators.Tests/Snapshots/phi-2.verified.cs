@@ -3,7 +3,7 @@
 
 namespace Models
 {
-    /// <summary>Phi (model_type phi) typed from configs/phi-2.json: 32 layers (num_hidden_layers), width 2560, 32 heads, vocabulary 51200.</summary>
+    /// <summary>Phi (model_type phi) typed from configs/phi-2.json: 32 layers (num_hidden_layers), width 2560, 32 heads, vocabulary 51200. NnSight.Models does not implement Phi yet: the typed tree compiles, and FromPretrained throws a ConfigException naming the architecture.</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("NnSight.Generators", "1.0.0")]
     partial class ModelPhi2 : global::NnSight.Models.LanguageModel
     {
@@ -59,11 +59,11 @@ namespace Models
             {
             }
 
-            /// <summary>Element [0]: [batch, seq, 51200].</summary>
-            public global::NnSight.TensorProxy Logits => Element(0);
+            /// <summary>Element [0]: [batch, seq, 51200]; settable.</summary>
+            public global::NnSight.TensorProxy Logits { get => Element(0); set => SetElement(0, value); }
 
-            /// <summary>Element [1]: the key/value cache: 32 × (key, value).</summary>
-            public global::NnSight.TupleProxy PastKeyValues => new global::NnSight.TupleProxy(Element(1));
+            /// <summary>Element [1]: the key/value cache: 32 × (key, value); settable.</summary>
+            public global::NnSight.TupleProxy PastKeyValues { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
         }
 
         /// <summary>The envoy of <c>model</c>: PhiModel, with its submodules typed.</summary>
@@ -105,11 +105,11 @@ namespace Models
                 {
                 }
 
-                /// <summary>Element [0]: the hidden states after final_layernorm, [batch, seq, 2560].</summary>
-                public global::NnSight.TensorProxy LastHiddenState => Element(0);
+                /// <summary>Element [0]: the hidden states after final_layernorm, [batch, seq, 2560]; settable.</summary>
+                public global::NnSight.TensorProxy LastHiddenState { get => Element(0); set => SetElement(0, value); }
 
-                /// <summary>Element [1]: the key/value cache: 32 × (key, value).</summary>
-                public global::NnSight.TupleProxy PastKeyValues => new global::NnSight.TupleProxy(Element(1));
+                /// <summary>Element [1]: the key/value cache: 32 × (key, value); settable.</summary>
+                public global::NnSight.TupleProxy PastKeyValues { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
             }
 
             /// <summary>The envoy of <c>model.layers.{i}</c>: PhiDecoderLayer, with its submodules typed.</summary>
@@ -151,11 +151,11 @@ namespace Models
                     {
                     }
 
-                    /// <summary>Element [0]: the residual stream after the layer, [batch, seq, 2560].</summary>
-                    public global::NnSight.TensorProxy HiddenStates => Element(0);
+                    /// <summary>Element [0]: the residual stream after the layer, [batch, seq, 2560]; settable.</summary>
+                    public global::NnSight.TensorProxy HiddenStates { get => Element(0); set => SetElement(0, value); }
 
-                    /// <summary>Element [1]: the (key, value) of this layer, each [batch, 32, positions, 80].</summary>
-                    public global::NnSight.TupleProxy Present => new global::NnSight.TupleProxy(Element(1));
+                    /// <summary>Element [1]: the (key, value) of this layer, each [batch, 32, positions, 80]; settable.</summary>
+                    public global::NnSight.TupleProxy Present { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
                 }
 
                 /// <summary>The envoy of <c>model.layers.{i}.self_attn</c>: PhiAttention, with its submodules typed.</summary>
@@ -202,14 +202,14 @@ namespace Models
                         {
                         }
 
-                        /// <summary>Element [0]: the attention output after dense, [batch, seq, 2560].</summary>
-                        public global::NnSight.TensorProxy Output => Element(0);
+                        /// <summary>Element [0]: the attention output after dense, [batch, seq, 2560]; settable.</summary>
+                        public global::NnSight.TensorProxy Output { get => Element(0); set => SetElement(0, value); }
 
-                        /// <summary>Element [1]: the attention probabilities, [batch, 32, seq, positions].</summary>
-                        public global::NnSight.TensorProxy Weights => Element(1);
+                        /// <summary>Element [1]: the attention probabilities, [batch, 32, seq, positions]; settable.</summary>
+                        public global::NnSight.TensorProxy Weights { get => Element(1); set => SetElement(1, value); }
 
-                        /// <summary>Element [2]: the (key, value) of this layer, each [batch, 32, positions, 80].</summary>
-                        public global::NnSight.TupleProxy Present => new global::NnSight.TupleProxy(Element(2));
+                        /// <summary>Element [2]: the (key, value) of this layer, each [batch, 32, positions, 80]; settable.</summary>
+                        public global::NnSight.TupleProxy Present { get => new global::NnSight.TupleProxy(Element(2)); set => SetElement(2, value); }
                     }
 
                     /// <summary>The envoy of <c>model.layers.{i}.self_attn.rotary_emb</c>: PhiRotaryEmbedding, with its submodules typed.</summary>
@@ -231,11 +231,11 @@ namespace Models
                             {
                             }
 
-                            /// <summary>Element [0]: cos at each row's position ids, [batch, seq, 80].</summary>
-                            public global::NnSight.TensorProxy Cos => Element(0);
+                            /// <summary>Element [0]: cos at each row's position ids, [batch, seq, 80]; settable.</summary>
+                            public global::NnSight.TensorProxy Cos { get => Element(0); set => SetElement(0, value); }
 
-                            /// <summary>Element [1]: sin at each row's position ids, [batch, seq, 80].</summary>
-                            public global::NnSight.TensorProxy Sin => Element(1);
+                            /// <summary>Element [1]: sin at each row's position ids, [batch, seq, 80]; settable.</summary>
+                            public global::NnSight.TensorProxy Sin { get => Element(1); set => SetElement(1, value); }
                         }
                     }
                 }
