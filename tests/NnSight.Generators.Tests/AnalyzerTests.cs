@@ -219,6 +219,32 @@ public sealed class AnalyzerTests
             """);
 
     [Fact]
+    public Task NNS0105_counts_per_invoker_when_a_loop_creates_one_per_iteration() =>
+        AnalyzerVerifier.VerifyAsync<TooManyNextCallsAnalyzer>(Header + """
+            string[] prompts = ["a", "b"];
+            using (var gen = model.Generate(maxNewTokens: 3))
+            {
+                for (int r = 0; r < 2; r++)
+                    using (var inv = gen.Invoke(prompts[r]))
+                    {
+                        var first = model.LmHead.Output.Save();
+                        inv.Next();
+                        var second = model.LmHead.Output.Save();
+                        inv.Next();
+                        var third = model.LmHead.Output.Save();
+                    }
+                for (int r = 0; r < 2; r++)
+                {
+                    using var inv = gen.Invoke(prompts[r]);
+                    for (var step = 0; step < 3; step++)
+                    {
+                        {|NNS0105:inv.Next()|};
+                    }
+                }
+            }
+            """);
+
+    [Fact]
     public Task NNS0106_a_set_after_reading_a_later_module_in_the_same_step() =>
         AnalyzerVerifier.VerifyAsync<AccessOutOfForwardOrderAnalyzer>(Header + """
             using (var gen = model.Generate(maxNewTokens: 2))

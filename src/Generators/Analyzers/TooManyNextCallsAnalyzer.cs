@@ -8,8 +8,9 @@ namespace NnSight.Generators.Analyzers;
 
 /// <summary>
 /// NNS0105: <c>invoker.Next()</c> called more times than the run has forward passes: a generation of a constant
-/// <c>maxNewTokens</c> n has n passes (n − 1 calls of <c>Next()</c>), a trace has one. Calls inside loops with
-/// constant bounds count once per iteration; calls in other loops are not judged.
+/// <c>maxNewTokens</c> n has n passes (n − 1 calls of <c>Next()</c>), a trace has one. Calls are counted per invoker:
+/// inside loops with constant bounds once per iteration, except loops that create a new invoker per iteration; calls in
+/// other loops are not judged.
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
@@ -28,34 +29,38 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
     private static void Analyze(OperationAnalysisContext context, NnSightTypes types)
     {
         var next = (IInvocationOperation)context.Operation;
-        if (next.TargetMethod.Name != "Next" || !NnSightTypes.Is(next.TargetMethod.ContainingType, types.Invoker)
-            || next.Instance is not ILocalReferenceOperation invoker || Passes(invoker.Local, next, types) is not { } passes)
+        if (!IsNext(next, types) || next.Instance is not ILocalReferenceOperation invoker
+            || invoker.Local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(context.CancellationToken) is not { } declaration
+            || Passes(invoker.Local, next, types) is not { } passes)
         {
             return;
         }
         var model = next.SemanticModel!;
-        var body = next.Syntax.Ancestors().FirstOrDefault(node => node is BaseMethodDeclarationSyntax or LocalFunctionStatementSyntax
-            or AccessorDeclarationSyntax or CompilationUnitSyntax) ?? next.Syntax.SyntaxTree.GetRoot(context.CancellationToken);
+        var body = declaration.Ancestors().First(node => node is BaseMethodDeclarationSyntax or LocalFunctionStatementSyntax
+            or AccessorDeclarationSyntax or AnonymousFunctionExpressionSyntax or CompilationUnitSyntax);
         var calls = body.DescendantNodes().OfType<InvocationExpressionSyntax>()
             .Where(call => call.SpanStart <= next.Syntax.SpanStart && call.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Next" })
             .Select(call => model.GetOperation(call, context.CancellationToken))
             .OfType<IInvocationOperation>()
-            .Where(call => call.TargetMethod.Name == "Next" && call.Instance is ILocalReferenceOperation receiver
+            .Where(call => IsNext(call, types) && call.Instance is ILocalReferenceOperation receiver
                 && SymbolEqualityComparer.Default.Equals(receiver.Local, invoker.Local))
-            .Select(call => Repetitions(call.Syntax, model))
+            .Select(call => Repetitions(call.Syntax, declaration, model))
             .ToList();
         if (calls.Any(count => count is null))
         {
             return;
         }
         var total = calls.Sum(count => count!.Value);
-        var previous = total - Repetitions(next.Syntax, model)!.Value;
+        var previous = total - Repetitions(next.Syntax, declaration, model)!.Value;
         if (total > passes.Count - 1 && previous <= passes.Count - 1)
         {
             context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.TooManyNextCalls, next.Syntax.GetLocation(),
                 total.ToString(System.Globalization.CultureInfo.InvariantCulture), passes.Explanation));
         }
     }
+
+    private static bool IsNext(IInvocationOperation call, NnSightTypes types) =>
+        call.TargetMethod.Name == "Next" && NnSightTypes.Is(call.TargetMethod.ContainingType, types.Invoker);
 
     /// <summary>How many forward passes the run of <paramref name="invoker"/> has, when constant.</summary>
     private static (int Count, string Explanation)? Passes(ILocalSymbol invoker, IOperation context, NnSightTypes types)
@@ -83,13 +88,14 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
         local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is VariableDeclaratorSyntax { Initializer.Value: var value } ? value : null;
 
     /// <summary>
-    /// How many times a call certainly runs: 1 times the iterations of enclosing constant-bound for loops; 0 under a
-    /// condition (it may not run); null in other loops (unknown).
+    /// How many times a call certainly runs per invoker: 1 times the iterations of the constant-bound for loops between
+    /// the invoker's declaration and the call (loops around the declaration create a new invoker each time); 0 under a
+    /// condition (it may not run); null in other loops and in lambdas and local functions (unknown).
     /// </summary>
-    private static int? Repetitions(SyntaxNode call, SemanticModel model)
+    private static int? Repetitions(SyntaxNode call, SyntaxNode invokerDeclaration, SemanticModel model)
     {
         var count = 1;
-        foreach (var ancestor in call.Ancestors())
+        foreach (var ancestor in call.Ancestors().TakeWhile(node => !node.Span.Contains(invokerDeclaration.Span)))
         {
             switch (ancestor)
             {
@@ -102,10 +108,9 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
                     break;
                 case IfStatementSyntax or SwitchSectionSyntax or ConditionalExpressionSyntax or CatchClauseSyntax:
                     return 0;
-                case WhileStatementSyntax or DoStatementSyntax or ForEachStatementSyntax or AnonymousFunctionExpressionSyntax:
+                case WhileStatementSyntax or DoStatementSyntax or ForEachStatementSyntax or AnonymousFunctionExpressionSyntax
+                    or LocalFunctionStatementSyntax:
                     return null;
-                case MemberDeclarationSyntax:
-                    return count;
             }
         }
         return count;
