@@ -245,6 +245,20 @@ public sealed class AnalyzerTests
             """);
 
     [Fact]
+    public Task NNS0105_message_gives_how_many_times_the_invoker_calls_Next() =>
+        AnalyzerVerifier.VerifyAsync<TooManyNextCallsAnalyzer>(Header + """
+            using (var gen = model.Generate(maxNewTokens: 2))
+            using (var invoker = gen.Invoke("a"))
+            {
+                invoker.Next();
+                {|#0:invoker.Next()|};
+                invoker.Next();
+            }
+            """,
+            new DiagnosticResult(DiagnosticDescriptors.TooManyNextCalls).WithLocation(0)
+                .WithArguments("3", "invoker", "maxNewTokens: 2 gives 2 forward pass(es), so at most 1 Next() call(s)"));
+
+    [Fact]
     public Task NNS0106_a_set_after_reading_a_later_module_in_the_same_step() =>
         AnalyzerVerifier.VerifyAsync<AccessOutOfForwardOrderAnalyzer>(Header + """
             using (var gen = model.Generate(maxNewTokens: 2))

@@ -39,23 +39,26 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
         var body = declaration.Ancestors().First(node => node is BaseMethodDeclarationSyntax or LocalFunctionStatementSyntax
             or AccessorDeclarationSyntax or AnonymousFunctionExpressionSyntax or CompilationUnitSyntax);
         var calls = body.DescendantNodes().OfType<InvocationExpressionSyntax>()
-            .Where(call => call.SpanStart <= next.Syntax.SpanStart && call.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Next" })
+            .Where(call => call.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Next" })
             .Select(call => model.GetOperation(call, context.CancellationToken))
             .OfType<IInvocationOperation>()
             .Where(call => IsNext(call, types) && call.Instance is ILocalReferenceOperation receiver
                 && SymbolEqualityComparer.Default.Equals(receiver.Local, invoker.Local))
-            .Select(call => Repetitions(call.Syntax, declaration, model))
+            .Select(call => (call.Syntax.SpanStart, Count: Repetitions(call.Syntax, declaration, model)))
             .ToList();
-        if (calls.Any(count => count is null))
+        if (calls.Any(call => call.Count is null))
         {
             return;
         }
-        var total = calls.Sum(count => count!.Value);
-        var previous = total - Repetitions(next.Syntax, declaration, model)!.Value;
-        if (total > passes.Count - 1 && previous <= passes.Count - 1)
+        var allowed = passes.Count - 1;
+        var before = calls.Where(call => call.SpanStart < next.Syntax.SpanStart).Sum(call => call.Count!.Value);
+        var through = calls.Where(call => call.SpanStart <= next.Syntax.SpanStart).Sum(call => call.Count!.Value);
+        // Reported once, on the call that goes past the last pass, with the invoker's total.
+        if (before <= allowed && through > allowed)
         {
+            var total = calls.Sum(call => call.Count!.Value);
             context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.TooManyNextCalls, next.Syntax.GetLocation(),
-                total.ToString(System.Globalization.CultureInfo.InvariantCulture), passes.Explanation));
+                total.ToString(System.Globalization.CultureInfo.InvariantCulture), invoker.Local.Name, passes.Explanation));
         }
     }
 
