@@ -259,6 +259,70 @@ public sealed class AnalyzerTests
                 .WithArguments("3", "invoker", "maxNewTokens: 2 gives 2 forward pass(es), so at most 1 Next() call(s)"));
 
     [Fact]
+    public Task NNS0105_counts_loops_only_when_every_iteration_runs_in_full_with_a_step_of_one() =>
+        AnalyzerVerifier.VerifyAsync<TooManyNextCallsAnalyzer>(Header + """
+            using (var gen = model.Generate(maxNewTokens: 4))
+            {
+                using (var stopsEarly = gen.Invoke("a"))
+                {
+                    for (var step = 0; step < 10; step++)
+                    {
+                        if (step == 3)
+                        {
+                            break;
+                        }
+                        stopsEarly.Next();
+                    }
+                }
+                using (var skips = gen.Invoke("b"))
+                {
+                    for (var step = 0; step < 6; step++)
+                    {
+                        if (step % 2 == 0)
+                        {
+                            continue;
+                        }
+                        skips.Next();
+                    }
+                }
+                using (var byTwo = gen.Invoke("c"))
+                {
+                    for (var step = 0; step < 6; step += 2)
+                    {
+                        byTwo.Next();
+                    }
+                }
+                using (var movesTheCounter = gen.Invoke("d"))
+                {
+                    for (var step = 0; step < 6; step++)
+                    {
+                        movesTheCounter.Next();
+                        step++;
+                    }
+                }
+                using (var prefix = gen.Invoke("e"))
+                {
+                    for (var step = 0; step < 4; ++step)
+                    {
+                        {|NNS0105:prefix.Next()|};
+                    }
+                }
+                using (var addOne = gen.Invoke("f"))
+                {
+                    for (var step = 1; step <= 4; step += 1)
+                    {
+                        switch (step)
+                        {
+                            case 2:
+                                break;
+                        }
+                        {|NNS0105:addOne.Next()|};
+                    }
+                }
+            }
+            """);
+
+    [Fact]
     public Task NNS0106_a_set_after_reading_a_later_module_in_the_same_step() =>
         AnalyzerVerifier.VerifyAsync<AccessOutOfForwardOrderAnalyzer>(Header + """
             using (var gen = model.Generate(maxNewTokens: 2))

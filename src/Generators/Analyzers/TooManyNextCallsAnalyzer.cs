@@ -1,5 +1,6 @@
 using System.Linq;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Operations;
@@ -119,22 +120,44 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
         return count;
     }
 
+    /// <summary>
+    /// The iterations of <c>for (var i = a; i &lt; b; i++)</c> (or <c>&lt;=</c>, <c>++i</c>, <c>i += 1</c>) with constant
+    /// bounds, when its body neither changes <c>i</c> nor leaves an iteration early (break, continue, return, goto).
+    /// </summary>
     private static int? Iterations(ForStatementSyntax loop, SemanticModel model)
     {
         if (loop.Declaration?.Variables.Count != 1
             || loop.Declaration.Variables[0] is not { Initializer.Value: var start } variable
+            || model.GetDeclaredSymbol(variable) is not ILocalSymbol counter
             || model.GetConstantValue(start).Value is not int first
             || loop.Condition is not BinaryExpressionSyntax { Left: IdentifierNameSyntax left } condition
-            || left.Identifier.ValueText != variable.Identifier.ValueText
-            || model.GetConstantValue(condition.Right).Value is not int bound)
+            || left.Identifier.ValueText != counter.Name
+            || model.GetConstantValue(condition.Right).Value is not int bound
+            || loop.Incrementors.Count != 1 || !IncrementsByOne(loop.Incrementors[0], counter, model)
+            || model.AnalyzeDataFlow(loop.Statement) is not { Succeeded: true } dataFlow
+            || dataFlow.WrittenInside.Contains(counter, SymbolEqualityComparer.Default)
+            || model.AnalyzeControlFlow(loop.Statement) is not { Succeeded: true, ExitPoints.IsEmpty: true })
         {
             return null;
         }
         return condition.Kind() switch
         {
-            Microsoft.CodeAnalysis.CSharp.SyntaxKind.LessThanExpression => System.Math.Max(0, bound - first),
-            Microsoft.CodeAnalysis.CSharp.SyntaxKind.LessThanOrEqualExpression => System.Math.Max(0, bound - first + 1),
+            SyntaxKind.LessThanExpression => System.Math.Max(0, bound - first),
+            SyntaxKind.LessThanOrEqualExpression => System.Math.Max(0, bound - first + 1),
             _ => null,
+        };
+    }
+
+    private static bool IncrementsByOne(ExpressionSyntax incrementor, ILocalSymbol counter, SemanticModel model)
+    {
+        bool IsCounter(ExpressionSyntax operand) => SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(operand).Symbol, counter);
+        return incrementor switch
+        {
+            PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PostIncrementExpression } increment => IsCounter(increment.Operand),
+            PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PreIncrementExpression } increment => IsCounter(increment.Operand),
+            AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.AddAssignmentExpression } add => IsCounter(add.Left)
+                && model.GetConstantValue(add.Right).Value is 1,
+            _ => false,
         };
     }
 }
