@@ -323,6 +323,20 @@ public sealed class AnalyzerTests
             """);
 
     [Fact]
+    public Task NNS0105_does_not_judge_a_variable_that_holds_one_invoker_after_another() =>
+        AnalyzerVerifier.VerifyAsync<TooManyNextCallsAnalyzer>(Header + """
+            using (var gen = model.Generate(maxNewTokens: 2))
+            {
+                var invoker = gen.Invoke("a");
+                invoker.Next();
+                invoker.Dispose();
+                invoker = gen.Invoke("b");
+                invoker.Next();
+                invoker.Dispose();
+            }
+            """);
+
+    [Fact]
     public Task NNS0106_a_set_after_reading_a_later_module_in_the_same_step() =>
         AnalyzerVerifier.VerifyAsync<AccessOutOfForwardOrderAnalyzer>(Header + """
             using (var gen = model.Generate(maxNewTokens: 2))

@@ -32,7 +32,9 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
         var next = (IInvocationOperation)context.Operation;
         if (!IsNext(next, types) || next.Instance is not ILocalReferenceOperation invoker
             || invoker.Local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(context.CancellationToken) is not { } declaration
-            || Passes(invoker.Local, next, types) is not { } passes)
+            || Passes(invoker.Local, next, types) is not { } passes
+            // A variable assigned again holds one invoker after another, whose calls cannot be told apart.
+            || ProxyValues.Assignments(invoker.Local, next).Skip(1).Any())
         {
             return;
         }
