@@ -167,6 +167,45 @@ public sealed class AnalyzerTests
             """);
 
     [Fact]
+    public Task NNS0104_invokers_held_without_using_are_open_until_disposed() =>
+        AnalyzerVerifier.VerifyAsync<ModuleAccessOutsideInvokeAnalyzer>(Header + """
+            TensorProxy x, y;
+            using (var tracer = model.Trace())
+            {
+                var inv = tracer.Invoke("a");
+                x = model.LmHead.Output.Save();
+                inv.Dispose();
+                var afterDispose = {|NNS0104:model.LmHead.Output|};
+
+                Invoker? guarded = null;
+                try
+                {
+                    guarded = tracer.Invoke("b");
+                    y = model.Transformer.H[0].Output[0].Save();
+                }
+                finally
+                {
+                    guarded?.Dispose();
+                }
+                var afterFinally = {|NNS0104:model.LmHead.Output|};
+
+                var declaredBeforeTry = tracer.Invoke("c");
+                try
+                {
+                    var inTry = model.LmHead.Output;
+                }
+                finally
+                {
+                    declaredBeforeTry.Dispose();
+                }
+                var afterTry = {|NNS0104:model.LmHead.Output|};
+
+                tracer.Invoke("d");
+                var neverDisposed = model.LmHead.Output;
+            }
+            """);
+
+    [Fact]
     public Task NNS0105_next_past_the_last_forward_pass() =>
         AnalyzerVerifier.VerifyAsync<TooManyNextCallsAnalyzer>(Header + """
             using (var gen = model.Generate(maxNewTokens: 3))
