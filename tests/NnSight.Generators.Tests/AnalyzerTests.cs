@@ -100,6 +100,23 @@ public sealed class AnalyzerTests
             """);
 
     [Fact]
+    public Task NNS0102_does_not_judge_a_lambda_that_runs_when_called() =>
+        AnalyzerVerifier.VerifyAsync<ValueReadInsideTraceAnalyzer>(Header + """
+            Func<float> top;
+            using (var tracer = model.Trace())
+            {
+                TensorProxy logits;
+                using (tracer.Invoke("a"))
+                {
+                    logits = model.LmHead.Output.Save();
+                }
+                top = () => logits.Value.max().item<float>();
+                var now = {|NNS0102:logits.Value|};
+            }
+            var later = top();
+            """);
+
+    [Fact]
     public Task NNS0103_value_of_a_proxy_never_saved_following_locals() =>
         AnalyzerVerifier.VerifyAsync<ValueNeverSavedAnalyzer>(Header + """
             TensorProxy saved, unsaved, copied, sum, savedLater, fromHelper;
@@ -202,6 +219,22 @@ public sealed class AnalyzerTests
 
                 tracer.Invoke("d");
                 var neverDisposed = model.LmHead.Output;
+            }
+            """);
+
+    [Fact]
+    public Task NNS0104_does_not_judge_lambdas_and_local_functions_which_run_when_called() =>
+        AnalyzerVerifier.VerifyAsync<ModuleAccessOutsideInvokeAnalyzer>(Header + """
+            using (var tracer = model.Trace())
+            {
+                Func<TensorProxy> logits = () => model.LmHead.Output;
+                TensorProxy Hidden(int layer) => model.Transformer.H[layer].Output[0];
+                var direct = {|NNS0104:model.LmHead.Output|};
+                using (tracer.Invoke("a"))
+                {
+                    var saved = logits().Save();
+                    var hidden = Hidden(3).Save();
+                }
             }
             """);
 

@@ -35,7 +35,10 @@ internal sealed record TracingScope(ScopeKind Kind, TextSpan Span, ExpressionSyn
 /// <summary>Finds the tracing scopes around a piece of syntax, lexically.</summary>
 internal static class TracingScopes
 {
-    /// <summary>The scopes enclosing <paramref name="node"/>, innermost first, up to its member declaration.</summary>
+    /// <summary>
+    /// The scopes enclosing <paramref name="node"/>, innermost first, up to its member declaration or the lambda or local
+    /// function it is in (other than a lambda passed to <c>Trace</c>/<c>Generate</c>/<c>Invoke</c>).
+    /// </summary>
     public static List<TracingScope> Enclosing(SyntaxNode node, SemanticModel model, NnSightTypes types, CancellationToken token)
     {
         var scopes = new List<TracingScope>();
@@ -60,9 +63,12 @@ internal static class TracingScopes
                 case BlockSyntax block when child is StatementSyntax statement:
                     AddDeclarations(scopes, block, block.Statements, block.Statements.IndexOf(statement), model, types, token);
                     break;
-                case AnonymousFunctionExpressionSyntax lambda when lambda.Parent is ArgumentSyntax { Parent.Parent: InvocationExpressionSyntax invocation }:
-                    AddLambda(scopes, lambda, invocation, model, types, token);
+                case AnonymousFunctionExpressionSyntax lambda when LambdaScope(lambda, model, types, token) is { } scope:
+                    scopes.Add(scope);
                     break;
+                case AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax:
+                    // Other lambdas and local functions run whenever they are called, inside or outside these scopes.
+                    return scopes;
             }
         }
         return scopes;
@@ -171,20 +177,20 @@ internal static class TracingScopes
         }
     }
 
-    private static void AddLambda(List<TracingScope> scopes, AnonymousFunctionExpressionSyntax lambda, InvocationExpressionSyntax invocation,
-        SemanticModel model, NnSightTypes types, CancellationToken token)
+    /// <summary>The scope of a lambda passed to <c>Trace</c>/<c>Generate</c>/<c>Invoke</c>; null for other lambdas.</summary>
+    private static TracingScope? LambdaScope(AnonymousFunctionExpressionSyntax lambda, SemanticModel model, NnSightTypes types, CancellationToken token)
     {
-        if (model.GetSymbolInfo(invocation, token).Symbol is not IMethodSymbol method)
+        if (lambda.Parent is not ArgumentSyntax { Parent.Parent: InvocationExpressionSyntax invocation }
+            || model.GetSymbolInfo(invocation, token).Symbol is not IMethodSymbol method)
         {
-            return;
+            return null;
         }
         if (method.Name == "Invoke" && NnSightTypes.Is(method.ContainingType, types.Tracer))
         {
-            scopes.Add(new TracingScope(ScopeKind.Invoke, lambda.Span, invocation));
+            return new TracingScope(ScopeKind.Invoke, lambda.Span, invocation);
         }
-        else if (method.Name is "Trace" or "Generate" && NnSightTypes.Is(method.ContainingType, types.Model))
-        {
-            scopes.Add(new TracingScope(ScopeKind.Trace, lambda.Span, invocation));
-        }
+        return method.Name is "Trace" or "Generate" && NnSightTypes.Is(method.ContainingType, types.Model)
+            ? new TracingScope(ScopeKind.Trace, lambda.Span, invocation)
+            : null;
     }
 }
