@@ -1,4 +1,5 @@
 using System.Linq;
+using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -9,9 +10,10 @@ namespace NnSight.Generators.Analyzers;
 
 /// <summary>
 /// NNS0105: <c>invoker.Next()</c> called more times than the run has forward passes: a generation of a constant
-/// <c>maxNewTokens</c> n has n passes (n − 1 calls of <c>Next()</c>), a trace has one. Calls are counted per invoker:
-/// inside loops with constant bounds once per iteration, except loops that create a new invoker per iteration; calls in
-/// other loops are not judged.
+/// <c>maxNewTokens</c> n has n passes (n − 1 calls of <c>Next()</c>), a trace has one. Calls are counted per invoker
+/// (a local, or the parameter of <c>tracer.Invoke(prompt, invoker =&gt; ...)</c>): inside constant-bound for loops once
+/// per iteration, except loops that create a new invoker per iteration. Calls in other loops, lambdas and local
+/// functions, and variables assigned another invoker, are not judged.
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
@@ -30,23 +32,26 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
     private static void Analyze(OperationAnalysisContext context, NnSightTypes types)
     {
         var next = (IInvocationOperation)context.Operation;
-        if (!IsNext(next, types) || next.Instance is not ILocalReferenceOperation invoker
-            || invoker.Local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(context.CancellationToken) is not { } declaration
-            || Passes(invoker.Local, next, types) is not { } passes
-            // A variable assigned again holds one invoker after another, whose calls cannot be told apart.
-            || ProxyValues.Assignments(invoker.Local, next).Skip(1).Any())
+        var model = next.SemanticModel!;
+        if (!IsNext(next, types) || Variable(next.Instance) is not { } invoker
+            || invoker.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(context.CancellationToken) is not { } declaration
+            || Passes(next.Instance!.Syntax as ExpressionSyntax, model, types, context.CancellationToken) is not { } passes)
         {
             return;
         }
-        var model = next.SemanticModel!;
         var body = declaration.Ancestors().First(node => node is BaseMethodDeclarationSyntax or LocalFunctionStatementSyntax
             or AccessorDeclarationSyntax or AnonymousFunctionExpressionSyntax or CompilationUnitSyntax);
+        // A variable assigned again holds one invoker after another, whose calls cannot be told apart.
+        if (body.DescendantNodes().OfType<AssignmentExpressionSyntax>()
+            .Any(assignment => SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(assignment.Left, context.CancellationToken).Symbol, invoker)))
+        {
+            return;
+        }
         var calls = body.DescendantNodes().OfType<InvocationExpressionSyntax>()
             .Where(call => call.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Next" })
             .Select(call => model.GetOperation(call, context.CancellationToken))
             .OfType<IInvocationOperation>()
-            .Where(call => IsNext(call, types) && call.Instance is ILocalReferenceOperation receiver
-                && SymbolEqualityComparer.Default.Equals(receiver.Local, invoker.Local))
+            .Where(call => IsNext(call, types) && SymbolEqualityComparer.Default.Equals(Variable(call.Instance), invoker))
             .Select(call => (call.Syntax.SpanStart, Count: Repetitions(call.Syntax, declaration, model)))
             .ToList();
         if (calls.Any(call => call.Count is null))
@@ -61,21 +66,29 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
         {
             var total = calls.Sum(call => call.Count!.Value);
             context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.TooManyNextCalls, next.Syntax.GetLocation(),
-                total.ToString(System.Globalization.CultureInfo.InvariantCulture), invoker.Local.Name, passes.Explanation));
+                total.ToString(System.Globalization.CultureInfo.InvariantCulture), invoker.Name, passes.Explanation));
         }
     }
 
     private static bool IsNext(IInvocationOperation call, NnSightTypes types) =>
         call.TargetMethod.Name == "Next" && NnSightTypes.Is(call.TargetMethod.ContainingType, types.Invoker);
 
-    /// <summary>How many forward passes the run of <paramref name="invoker"/> has, when constant.</summary>
-    private static (int Count, string Explanation)? Passes(ILocalSymbol invoker, IOperation context, NnSightTypes types)
+    /// <summary>The local or parameter (of <c>tracer.Invoke(prompt, invoker =&gt; ...)</c>) an invoker is called through.</summary>
+    private static ISymbol? Variable(IOperation? instance) => instance switch
     {
-        var model = context.SemanticModel!;
-        if (TracingScopes.Creation(Initializer(invoker), model, default) is not InvocationExpressionSyntax invoke
-            || model.GetOperation(invoke) is not IInvocationOperation { TargetMethod.Name: "Invoke" } invokeCall
-            || TracingScopes.Creation(invokeCall.Instance?.Syntax as ExpressionSyntax, model, default) is not { } tracer
-            || model.GetOperation(tracer) is not IInvocationOperation creation
+        ILocalReferenceOperation local => local.Local,
+        IParameterReferenceOperation parameter => parameter.Parameter,
+        _ => null,
+    };
+
+    /// <summary>How many forward passes the run of the invoker held by <paramref name="invoker"/> has, when constant.</summary>
+    private static (int Count, string Explanation)? Passes(ExpressionSyntax? invoker, SemanticModel model, NnSightTypes types, CancellationToken token)
+    {
+        if (TracingScopes.Creation(invoker, model, token) is not InvocationExpressionSyntax invoke
+            || model.GetOperation(invoke, token) is not IInvocationOperation { TargetMethod.Name: "Invoke" } invokeCall
+            || !NnSightTypes.Is(invokeCall.TargetMethod.ContainingType, types.Tracer)
+            || TracingScopes.Creation(invokeCall.Instance?.Syntax as ExpressionSyntax, model, token) is not { } tracer
+            || model.GetOperation(tracer, token) is not IInvocationOperation creation
             || !NnSightTypes.Is(creation.TargetMethod.ContainingType, types.Model))
         {
             return null;
@@ -89,9 +102,6 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
             ? (tokens, $"maxNewTokens: {tokens} gives {tokens} forward pass(es), so at most {tokens - 1} Next() call(s)")
             : null;
     }
-
-    private static ExpressionSyntax? Initializer(ILocalSymbol local) =>
-        local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is VariableDeclaratorSyntax { Initializer.Value: var value } ? value : null;
 
     /// <summary>
     /// How many times a call certainly runs per invoker: 1 times the iterations of the constant-bound for loops between

@@ -74,16 +74,28 @@ internal static class TracingScopes
         return scopes;
     }
 
-    /// <summary>The expression that created a tracing context held by <paramref name="expression"/> (following one local).</summary>
+    /// <summary>
+    /// The expression that created the tracing context or invoker held by <paramref name="expression"/>, following a
+    /// local to its initializer and a lambda's parameter to the call the lambda is passed to
+    /// (<c>model.Generate(gen =&gt; ...)</c>, <c>tracer.Invoke(prompt, invoker =&gt; ...)</c>).
+    /// </summary>
     public static ExpressionSyntax? Creation(ExpressionSyntax? expression, SemanticModel model, CancellationToken token)
     {
-        if (expression is IdentifierNameSyntax identifier && model.GetSymbolInfo(identifier, token).Symbol is ILocalSymbol local)
+        if (expression is not IdentifierNameSyntax identifier)
         {
-            return local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(token) is VariableDeclaratorSyntax { Initializer.Value: var initializer }
-                ? initializer
-                : null;
+            return expression;
         }
-        return expression;
+        var symbol = model.GetSymbolInfo(identifier, token).Symbol;
+        var declaration = symbol?.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(token);
+        return symbol switch
+        {
+            ILocalSymbol => declaration is VariableDeclaratorSyntax { Initializer.Value: var initializer } ? initializer : null,
+            IParameterSymbol { ContainingSymbol: IMethodSymbol { MethodKind: MethodKind.AnonymousFunction } } =>
+                declaration?.FirstAncestorOrSelf<AnonymousFunctionExpressionSyntax>() is { Parent: ArgumentSyntax { Parent.Parent: InvocationExpressionSyntax call } }
+                    ? call
+                    : null,
+            _ => expression,
+        };
     }
 
     /// <summary>
