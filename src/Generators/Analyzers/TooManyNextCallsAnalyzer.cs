@@ -1,7 +1,6 @@
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Operations;
@@ -133,8 +132,8 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
     }
 
     /// <summary>
-    /// The iterations of <c>for (var i = a; i &lt; b; i++)</c> (or <c>&lt;=</c>, <c>++i</c>, <c>i += 1</c>) with constant
-    /// bounds, when its body neither changes <c>i</c> nor leaves an iteration early (break, continue, return, goto).
+    /// The iterations of a counting loop (<see cref="CountingLoops"/>) with a constant start, when its body neither
+    /// changes the counter nor leaves an iteration early (break, continue, return, goto).
     /// </summary>
     private static int? Iterations(ForStatementSyntax loop, SemanticModel model)
     {
@@ -142,34 +141,13 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
             || loop.Declaration.Variables[0] is not { Initializer.Value: var start } variable
             || model.GetDeclaredSymbol(variable) is not ILocalSymbol counter
             || model.GetConstantValue(start).Value is not int first
-            || loop.Condition is not BinaryExpressionSyntax { Left: IdentifierNameSyntax left } condition
-            || left.Identifier.ValueText != counter.Name
-            || model.GetConstantValue(condition.Right).Value is not int bound
-            || loop.Incrementors.Count != 1 || !IncrementsByOne(loop.Incrementors[0], counter, model)
+            || CountingLoops.LastValue(loop, counter.Name, model) is not { } last
             || model.AnalyzeDataFlow(loop.Statement) is not { Succeeded: true } dataFlow
             || dataFlow.WrittenInside.Contains(counter, SymbolEqualityComparer.Default)
             || model.AnalyzeControlFlow(loop.Statement) is not { Succeeded: true, ExitPoints.IsEmpty: true })
         {
             return null;
         }
-        return condition.Kind() switch
-        {
-            SyntaxKind.LessThanExpression => System.Math.Max(0, bound - first),
-            SyntaxKind.LessThanOrEqualExpression => System.Math.Max(0, bound - first + 1),
-            _ => null,
-        };
-    }
-
-    private static bool IncrementsByOne(ExpressionSyntax incrementor, ILocalSymbol counter, SemanticModel model)
-    {
-        bool IsCounter(ExpressionSyntax operand) => SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(operand).Symbol, counter);
-        return incrementor switch
-        {
-            PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PostIncrementExpression } increment => IsCounter(increment.Operand),
-            PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PreIncrementExpression } increment => IsCounter(increment.Operand),
-            AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.AddAssignmentExpression } add => IsCounter(add.Left)
-                && model.GetConstantValue(add.Right).Value is 1,
-            _ => false,
-        };
+        return System.Math.Max(0, last - first + 1);
     }
 }
