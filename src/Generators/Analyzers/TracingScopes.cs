@@ -91,7 +91,7 @@ internal static class TracingScopes
         {
             ILocalSymbol => declaration is VariableDeclaratorSyntax { Initializer.Value: var initializer } ? initializer : null,
             IParameterSymbol { ContainingSymbol: IMethodSymbol { MethodKind: MethodKind.AnonymousFunction } } =>
-                declaration?.FirstAncestorOrSelf<AnonymousFunctionExpressionSyntax>() is { Parent: ArgumentSyntax { Parent.Parent: InvocationExpressionSyntax call } }
+                declaration?.FirstAncestorOrSelf<AnonymousFunctionExpressionSyntax>()?.Parent is ArgumentSyntax { Parent.Parent: InvocationExpressionSyntax call }
                     ? call
                     : null,
             _ => expression,
@@ -148,7 +148,10 @@ internal static class TracingScopes
             : null;
     }
 
-    /// <summary>Whether <paramref name="statement"/> certainly disposes <paramref name="variable"/>: <c>x.Dispose();</c>, <c>x?.Dispose();</c>, or a try whose finally does.</summary>
+    /// <summary>
+    /// Whether <paramref name="statement"/> certainly disposes <paramref name="variable"/>: <c>x.Dispose();</c>,
+    /// <c>x?.Dispose();</c>, or a try whose finally block does.
+    /// </summary>
     private static bool Disposes(StatementSyntax statement, ISymbol variable, SemanticModel model, CancellationToken token)
     {
         var receiver = statement switch
