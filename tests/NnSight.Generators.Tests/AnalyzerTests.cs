@@ -16,51 +16,6 @@ public sealed class AnalyzerTests
 
         """;
 
-    /// <summary>
-    /// The runtime types the analyzers follow, declared in source with <c>Invoke(prompt, Action&lt;Invoker&gt;)</c>, an
-    /// overload the analyzers know ahead of the NnSight assembly.
-    /// </summary>
-    private const string InvokerLambdaRuntime = """
-        using System;
-
-        namespace NnSight;
-
-        public class Envoy;
-
-        public class TensorProxy;
-
-        public sealed class Invoker : IDisposable
-        {
-            public void Next() { }
-
-            public void Dispose() { }
-        }
-
-        public class Tracer : IDisposable
-        {
-            public Invoker Invoke(string prompt) => new();
-
-            public void Invoke(string prompt, Action<Invoker> body)
-            {
-                using var invoker = Invoke(prompt);
-                body(invoker);
-            }
-
-            public void Dispose() { }
-        }
-
-        public class NnSightModel
-        {
-            public Tracer Generate(int maxNewTokens = 20) => new();
-
-            public void Generate(Action<Tracer> body, int maxNewTokens = 20)
-            {
-                using var tracer = Generate(maxNewTokens);
-                body(tracer);
-            }
-        }
-        """;
-
     [Fact]
     public Task NNS0101_constant_indices_past_the_list_including_aliases_constants_and_loops() =>
         AnalyzerVerifier.VerifyAsync<ModuleIndexOutOfRangeAnalyzer>(Header + """
@@ -474,10 +429,7 @@ public sealed class AnalyzerTests
 
     [Fact]
     public Task NNS0105_counts_Next_on_the_invoker_an_Invoke_lambda_is_given_per_invocation() =>
-        AnalyzerVerifier.VerifyWithRuntimeAsync<TooManyNextCallsAnalyzer>(InvokerLambdaRuntime, """
-            using NnSight;
-
-            var model = new NnSightModel();
+        AnalyzerVerifier.VerifyAsync<TooManyNextCallsAnalyzer>(Header + """
             using (var gen = model.Generate(maxNewTokens: 3))
             {
                 foreach (var prompt in new[] { "a", "b" })

@@ -52,22 +52,14 @@ internal static class AnalyzerVerifier
     }
 
     public static Task VerifyAsync<TAnalyzer>(string markup, params DiagnosticResult[] expected)
-        where TAnalyzer : DiagnosticAnalyzer, new() =>
-        RunAsync<TAnalyzer>(markup, expected, Configure);
-
-    /// <summary>
-    /// Like <see cref="VerifyAsync{TAnalyzer}"/>, but against <paramref name="runtime"/>, source that stands in for the
-    /// NnSight assembly (no NnSight assembly and no generated models are referenced).
-    /// </summary>
-    public static Task VerifyWithRuntimeAsync<TAnalyzer>(string runtime, string markup, params DiagnosticResult[] expected)
-        where TAnalyzer : DiagnosticAnalyzer, new() =>
-        RunAsync<TAnalyzer>(markup, expected, state =>
-        {
-            state.OutputKind = OutputKind.ConsoleApplication;
-            state.Sources.Add(("Runtime.cs", runtime));
-            state.AdditionalReferences.AddRange(GeneratorHarness.References
-                .Where(reference => !Path.GetFileName(reference.Display!).StartsWith("NnSight", StringComparison.Ordinal)));
-        });
+        where TAnalyzer : DiagnosticAnalyzer, new()
+    {
+        var test = new CSharpAnalyzerTest<TAnalyzer, DefaultVerifier> { TestCode = markup };
+        test.ExpectedDiagnostics.AddRange(expected);
+        Configure(test.TestState);
+        test.ReferenceAssemblies = ReferenceAssemblies;
+        return test.RunAsync();
+    }
 
     public static Task VerifyFixAsync<TAnalyzer, TFix>(string markup, string fixedSource)
         where TAnalyzer : DiagnosticAnalyzer, new()
@@ -81,15 +73,6 @@ internal static class AnalyzerVerifier
     }
 
     private static ReferenceAssemblies ReferenceAssemblies { get; } = new("net10.0-local");
-
-    private static Task RunAsync<TAnalyzer>(string markup, DiagnosticResult[] expected, Action<SolutionState> configure)
-        where TAnalyzer : DiagnosticAnalyzer, new()
-    {
-        var test = new CSharpAnalyzerTest<TAnalyzer, DefaultVerifier> { TestCode = markup, ReferenceAssemblies = ReferenceAssemblies };
-        test.ExpectedDiagnostics.AddRange(expected);
-        configure(test.TestState);
-        return test.RunAsync();
-    }
 
     private static void Configure(SolutionState state)
     {

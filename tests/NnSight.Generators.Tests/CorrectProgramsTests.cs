@@ -176,6 +176,34 @@ public sealed class CorrectProgramsTests
         """);
 
     [Fact]
+    public Task Invoke_lambdas_given_their_invoker_step_through_each_generation() => AssertNoDiagnosticsAsync("""
+        var tokens = new List<TensorProxy>();
+        using (var gen = model.Generate(maxNewTokens: 3))
+        {
+            foreach (var prompt in prompts)
+            {
+                gen.Invoke(prompt, invoker =>
+                {
+                    for (var step = 0; step < 3; step++)
+                    {
+                        tokens.Add(model.LmHead.Output[.., ^1].argmax(-1).Save());
+                        if (step < 2)
+                        {
+                            invoker.Next();
+                        }
+                    }
+                });
+            }
+        }
+        model.Generate(gen => gen.Invoke(prompts[0], invoker =>
+        {
+            invoker.Next();
+            tokens.Add(model.Transformer.H[^1].Output[0].Save());
+        }), maxNewTokens: 2);
+        Console.WriteLine(tokens.Count);
+        """);
+
+    [Fact]
     public Task Several_invokers_patch_one_prompt_with_another() => AssertNoDiagnosticsAsync("""
         TensorProxy clean, patched;
         using (var tracer = model.Trace())
