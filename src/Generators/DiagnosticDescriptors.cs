@@ -82,7 +82,7 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor TooManyNextCalls = Usage(
         "NNS0105",
         "Next() called more often than the run has forward passes",
-        "Next() is called {0} time(s) here, but {1}; accesses after it would never be reached",
+        "Next() is called {0} time(s) on '{1}', but {2}; accesses after this call would never be reached",
         DiagnosticSeverity.Error);
 
     public static readonly DiagnosticDescriptor AccessOutOfForwardOrder = Usage(

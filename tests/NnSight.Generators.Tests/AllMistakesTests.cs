@@ -1,25 +1,8 @@
-using System.Collections.Immutable;
-using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
-using Microsoft.CodeAnalysis.Diagnostics;
-using NnSight.Generators.Analyzers;
-
 namespace NnSight.Generators.Tests;
 
 /// <summary>A file with each mistake once gets exactly the expected diagnostics from all analyzers together.</summary>
 public sealed class AllMistakesTests
 {
-    private static readonly ImmutableArray<DiagnosticAnalyzer> Analyzers =
-    [
-        new ModuleIndexOutOfRangeAnalyzer(),
-        new ValueReadInsideTraceAnalyzer(),
-        new ValueNeverSavedAnalyzer(),
-        new ModuleAccessOutsideInvokeAnalyzer(),
-        new TooManyNextCallsAnalyzer(),
-        new AccessOutOfForwardOrderAnalyzer(),
-        new LocalCodeInRemoteTraceAnalyzer(),
-    ];
-
     [Fact]
     public async Task Each_mistake_gives_exactly_its_diagnostic()
     {
@@ -52,14 +35,7 @@ public sealed class AllMistakesTests
                 {|NNS0107:model.LmHead.Output.Apply(values => values)|}.Save();
             }
             """);
-        var compilation = CSharpCompilation.Create("Mistakes",
-            [CSharpSyntaxTree.ParseText(markup.Source, new CSharpParseOptions(LanguageVersion.Latest), "/project/Program.cs"),
-             .. AnalyzerVerifier.GeneratedModels.Select(model => CSharpSyntaxTree.ParseText(model.Source, new CSharpParseOptions(LanguageVersion.Latest), model.Name))],
-            GeneratorHarness.References,
-            new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable));
-        Assert.Empty(compilation.GetDiagnostics().Where(diagnostic => diagnostic.Severity == DiagnosticSeverity.Error));
-
-        var diagnostics = await compilation.WithAnalyzers(Analyzers).GetAnalyzerDiagnosticsAsync();
+        var diagnostics = await AnalyzerVerifier.AllDiagnosticsAsync(markup.Source);
 
         markup.AssertDiagnostics(diagnostics);
     }

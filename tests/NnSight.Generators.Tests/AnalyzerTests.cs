@@ -100,6 +100,23 @@ public sealed class AnalyzerTests
             """);
 
     [Fact]
+    public Task NNS0102_does_not_judge_a_lambda_that_runs_when_called() =>
+        AnalyzerVerifier.VerifyAsync<ValueReadInsideTraceAnalyzer>(Header + """
+            Func<float> top;
+            using (var tracer = model.Trace())
+            {
+                TensorProxy logits;
+                using (tracer.Invoke("a"))
+                {
+                    logits = model.LmHead.Output.Save();
+                }
+                top = () => logits.Value.max().item<float>();
+                var now = {|NNS0102:logits.Value|};
+            }
+            var later = top();
+            """);
+
+    [Fact]
     public Task NNS0103_value_of_a_proxy_never_saved_following_locals() =>
         AnalyzerVerifier.VerifyAsync<ValueNeverSavedAnalyzer>(Header + """
             TensorProxy saved, unsaved, copied, sum, savedLater, fromHelper;
@@ -167,6 +184,61 @@ public sealed class AnalyzerTests
             """);
 
     [Fact]
+    public Task NNS0104_invokers_held_without_using_are_open_until_disposed() =>
+        AnalyzerVerifier.VerifyAsync<ModuleAccessOutsideInvokeAnalyzer>(Header + """
+            TensorProxy x, y;
+            using (var tracer = model.Trace())
+            {
+                var inv = tracer.Invoke("a");
+                x = model.LmHead.Output.Save();
+                inv.Dispose();
+                var afterDispose = {|NNS0104:model.LmHead.Output|};
+
+                Invoker? guarded = null;
+                try
+                {
+                    guarded = tracer.Invoke("b");
+                    y = model.Transformer.H[0].Output[0].Save();
+                }
+                finally
+                {
+                    guarded?.Dispose();
+                }
+                var afterFinally = {|NNS0104:model.LmHead.Output|};
+
+                var declaredBeforeTry = tracer.Invoke("c");
+                try
+                {
+                    var inTry = model.LmHead.Output;
+                }
+                finally
+                {
+                    declaredBeforeTry.Dispose();
+                }
+                var afterTry = {|NNS0104:model.LmHead.Output|};
+
+                tracer.Invoke("d");
+                var neverDisposed = model.LmHead.Output;
+            }
+            """);
+
+    [Fact]
+    public Task NNS0104_does_not_judge_lambdas_and_local_functions_which_run_when_called() =>
+        AnalyzerVerifier.VerifyAsync<ModuleAccessOutsideInvokeAnalyzer>(Header + """
+            using (var tracer = model.Trace())
+            {
+                Func<TensorProxy> logits = () => model.LmHead.Output;
+                TensorProxy Hidden(int layer) => model.Transformer.H[layer].Output[0];
+                var direct = {|NNS0104:model.LmHead.Output|};
+                using (tracer.Invoke("a"))
+                {
+                    var saved = logits().Save();
+                    var hidden = Hidden(3).Save();
+                }
+            }
+            """);
+
+    [Fact]
     public Task NNS0105_next_past_the_last_forward_pass() =>
         AnalyzerVerifier.VerifyAsync<TooManyNextCallsAnalyzer>(Header + """
             using (var gen = model.Generate(maxNewTokens: 3))
@@ -216,6 +288,172 @@ public sealed class AnalyzerTests
                     }
                 }
             }
+            """);
+
+    [Fact]
+    public Task NNS0105_counts_per_invoker_when_a_loop_creates_one_per_iteration() =>
+        AnalyzerVerifier.VerifyAsync<TooManyNextCallsAnalyzer>(Header + """
+            string[] prompts = ["a", "b"];
+            using (var gen = model.Generate(maxNewTokens: 3))
+            {
+                for (int r = 0; r < 2; r++)
+                    using (var inv = gen.Invoke(prompts[r]))
+                    {
+                        var first = model.LmHead.Output.Save();
+                        inv.Next();
+                        var second = model.LmHead.Output.Save();
+                        inv.Next();
+                        var third = model.LmHead.Output.Save();
+                    }
+                for (int r = 0; r < 2; r++)
+                {
+                    using var inv = gen.Invoke(prompts[r]);
+                    for (var step = 0; step < 3; step++)
+                    {
+                        {|NNS0105:inv.Next()|};
+                    }
+                }
+            }
+            """);
+
+    [Fact]
+    public Task NNS0105_message_gives_how_many_times_the_invoker_calls_Next() =>
+        AnalyzerVerifier.VerifyAsync<TooManyNextCallsAnalyzer>(Header + """
+            using (var gen = model.Generate(maxNewTokens: 2))
+            using (var invoker = gen.Invoke("a"))
+            {
+                invoker.Next();
+                {|#0:invoker.Next()|};
+                invoker.Next();
+            }
+            """,
+            new DiagnosticResult(DiagnosticDescriptors.TooManyNextCalls).WithLocation(0)
+                .WithArguments("3", "invoker", "maxNewTokens: 2 gives 2 forward pass(es), so at most 1 Next() call(s)"));
+
+    [Fact]
+    public Task NNS0105_counts_loops_only_when_every_iteration_runs_in_full_with_a_step_of_one() =>
+        AnalyzerVerifier.VerifyAsync<TooManyNextCallsAnalyzer>(Header + """
+            using (var gen = model.Generate(maxNewTokens: 4))
+            {
+                using (var stopsEarly = gen.Invoke("a"))
+                {
+                    for (var step = 0; step < 10; step++)
+                    {
+                        if (step == 3)
+                        {
+                            break;
+                        }
+                        stopsEarly.Next();
+                    }
+                }
+                using (var skips = gen.Invoke("b"))
+                {
+                    for (var step = 0; step < 6; step++)
+                    {
+                        if (step % 2 == 0)
+                        {
+                            continue;
+                        }
+                        skips.Next();
+                    }
+                }
+                using (var byTwo = gen.Invoke("c"))
+                {
+                    for (var step = 0; step < 6; step += 2)
+                    {
+                        byTwo.Next();
+                    }
+                }
+                using (var movesTheCounter = gen.Invoke("d"))
+                {
+                    for (var step = 0; step < 6; step++)
+                    {
+                        movesTheCounter.Next();
+                        step++;
+                    }
+                }
+                using (var prefix = gen.Invoke("e"))
+                {
+                    for (var step = 0; step < 4; ++step)
+                    {
+                        {|NNS0105:prefix.Next()|};
+                    }
+                }
+                using (var addOne = gen.Invoke("f"))
+                {
+                    for (var step = 1; step <= 4; step += 1)
+                    {
+                        switch (step)
+                        {
+                            case 2:
+                                break;
+                        }
+                        {|NNS0105:addOne.Next()|};
+                    }
+                }
+            }
+            """);
+
+    [Fact]
+    public Task NNS0105_does_not_judge_a_variable_that_holds_one_invoker_after_another() =>
+        AnalyzerVerifier.VerifyAsync<TooManyNextCallsAnalyzer>(Header + """
+            using (var gen = model.Generate(maxNewTokens: 2))
+            {
+                var invoker = gen.Invoke("a");
+                invoker.Next();
+                invoker.Dispose();
+                invoker = gen.Invoke("b");
+                invoker.Next();
+                invoker.Dispose();
+            }
+            """);
+
+    [Fact]
+    public Task NNS0105_follows_the_context_of_a_Generate_or_Trace_lambda() =>
+        AnalyzerVerifier.VerifyAsync<TooManyNextCallsAnalyzer>(Header + """
+            model.Generate(gen =>
+            {
+                using var invoker = gen.Invoke("a");
+                invoker.Next();
+                invoker.Next();
+                {|NNS0105:invoker.Next()|};
+            }, maxNewTokens: 3);
+            model.Trace(tracer =>
+            {
+                using (var invoker = tracer.Invoke("b"))
+                {
+                    {|NNS0105:invoker.Next()|};
+                }
+            });
+            """);
+
+    [Fact]
+    public Task NNS0105_counts_Next_on_the_invoker_an_Invoke_lambda_is_given_per_invocation() =>
+        AnalyzerVerifier.VerifyAsync<TooManyNextCallsAnalyzer>(Header + """
+            using (var gen = model.Generate(maxNewTokens: 3))
+            {
+                foreach (var prompt in new[] { "a", "b" })
+                {
+                    gen.Invoke(prompt, invoker =>
+                    {
+                        invoker.Next();
+                        invoker.Next();
+                    });
+                }
+                gen.Invoke("c", invoker =>
+                {
+                    invoker.Next();
+                    invoker.Next();
+                    {|NNS0105:invoker.Next()|};
+                });
+            }
+            model.Generate(gen => gen.Invoke("d", (Invoker invoker) =>
+            {
+                for (var step = 0; step < 2; step++)
+                {
+                    {|NNS0105:invoker.Next()|};
+                }
+            }), maxNewTokens: 2);
             """);
 
     [Fact]

@@ -1,9 +1,11 @@
 using System.Collections.Immutable;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CodeFixes;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Testing;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Testing;
+using NnSight.Generators.Analyzers;
 using NnSight.TestSupport;
 
 namespace NnSight.Generators.Tests;
@@ -23,6 +25,31 @@ internal static class AnalyzerVerifier
         ("ModelGpt2.g.cs", File.ReadAllText(Path.Combine(Snapshots, "gpt2.verified.cs"))),
         ("ModelLlama318b.g.cs", File.ReadAllText(Path.Combine(Snapshots, "llama-3.1-8b.verified.cs"))),
     ];
+
+    /// <summary>Every usage analyzer, for tests of whole programs.</summary>
+    public static ImmutableArray<DiagnosticAnalyzer> AllAnalyzers { get; } =
+    [
+        new ModuleIndexOutOfRangeAnalyzer(),
+        new ValueReadInsideTraceAnalyzer(),
+        new ValueNeverSavedAnalyzer(),
+        new ModuleAccessOutsideInvokeAnalyzer(),
+        new TooManyNextCallsAnalyzer(),
+        new AccessOutOfForwardOrderAnalyzer(),
+        new LocalCodeInRemoteTraceAnalyzer(),
+    ];
+
+    /// <summary>What all usage analyzers report on <paramref name="program"/>, which must compile (with the generated models).</summary>
+    public static async Task<ImmutableArray<Diagnostic>> AllDiagnosticsAsync(string program)
+    {
+        var options = new CSharpParseOptions(LanguageVersion.Latest);
+        var compilation = CSharpCompilation.Create("Program",
+            [CSharpSyntaxTree.ParseText(program, options, "/project/Program.cs"),
+             .. GeneratedModels.Select(model => CSharpSyntaxTree.ParseText(model.Source, options, model.Name))],
+            GeneratorHarness.References,
+            new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable));
+        Assert.Empty(compilation.GetDiagnostics().Where(diagnostic => diagnostic.Severity == DiagnosticSeverity.Error));
+        return await compilation.WithAnalyzers(AllAnalyzers).GetAnalyzerDiagnosticsAsync();
+    }
 
     public static Task VerifyAsync<TAnalyzer>(string markup, params DiagnosticResult[] expected)
         where TAnalyzer : DiagnosticAnalyzer, new()

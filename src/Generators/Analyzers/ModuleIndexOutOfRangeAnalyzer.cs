@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Operations;
@@ -65,31 +64,14 @@ public sealed class ModuleIndexOutOfRangeAnalyzer : NnSightAnalyzer
         }
     }
 
-    /// <summary>The largest value of a <c>for (var i = c0; i &lt; c1; i++)</c> variable used as the index.</summary>
+    /// <summary>The largest value of a counting loop's variable (<see cref="CountingLoops"/>) used as the index.</summary>
     private static (int Maximum, string Condition)? LoopMaximum(IOperation? index)
     {
         index = index is IConversionOperation conversion ? conversion.Operand : index;
-        if (index is not ILocalReferenceOperation local
-            || local.Local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is not VariableDeclaratorSyntax { Parent.Parent: ForStatementSyntax loop }
-            || loop.Condition is not BinaryExpressionSyntax { Left: IdentifierNameSyntax left } condition
-            || left.Identifier.ValueText != local.Local.Name
-            || loop.Incrementors.Count != 1 || !IsIncrement(loop.Incrementors[0], local.Local.Name)
-            || index.SemanticModel?.GetConstantValue(condition.Right) is not { HasValue: true, Value: int bound })
-        {
-            return null;
-        }
-        return condition.Kind() switch
-        {
-            SyntaxKind.LessThanExpression => (bound - 1, condition.ToString()),
-            SyntaxKind.LessThanOrEqualExpression => (bound, condition.ToString()),
-            _ => null,
-        };
+        return index is ILocalReferenceOperation local
+            && local.Local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is VariableDeclaratorSyntax { Parent.Parent: ForStatementSyntax loop }
+            && CountingLoops.LastValue(loop, local.Local.Name, index.SemanticModel!) is { } maximum
+                ? (maximum, loop.Condition!.ToString())
+                : null;
     }
-
-    private static bool IsIncrement(ExpressionSyntax incrementor, string name) => incrementor switch
-    {
-        PostfixUnaryExpressionSyntax { Operand: IdentifierNameSyntax operand } postfix => postfix.IsKind(SyntaxKind.PostIncrementExpression) && operand.Identifier.ValueText == name,
-        PrefixUnaryExpressionSyntax { Operand: IdentifierNameSyntax operand } prefix => prefix.IsKind(SyntaxKind.PreIncrementExpression) && operand.Identifier.ValueText == name,
-        _ => false,
-    };
 }

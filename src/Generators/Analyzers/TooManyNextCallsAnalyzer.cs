@@ -1,4 +1,5 @@
 using System.Linq;
+using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Diagnostics;
@@ -8,8 +9,10 @@ namespace NnSight.Generators.Analyzers;
 
 /// <summary>
 /// NNS0105: <c>invoker.Next()</c> called more times than the run has forward passes: a generation of a constant
-/// <c>maxNewTokens</c> n has n passes (n − 1 calls of <c>Next()</c>), a trace has one. Calls inside loops with
-/// constant bounds count once per iteration; calls in other loops are not judged.
+/// <c>maxNewTokens</c> n has n passes (n − 1 calls of <c>Next()</c>), a trace has one. Calls are counted per invoker
+/// (a local, or the parameter of <c>tracer.Invoke(prompt, invoker =&gt; ...)</c>): inside constant-bound for loops once
+/// per iteration, except loops that create a new invoker per iteration. Calls in other loops, lambdas and local
+/// functions, and variables assigned another invoker, are not judged.
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
@@ -28,43 +31,63 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
     private static void Analyze(OperationAnalysisContext context, NnSightTypes types)
     {
         var next = (IInvocationOperation)context.Operation;
-        if (next.TargetMethod.Name != "Next" || !NnSightTypes.Is(next.TargetMethod.ContainingType, types.Invoker)
-            || next.Instance is not ILocalReferenceOperation invoker || Passes(invoker.Local, next, types) is not { } passes)
+        var model = next.SemanticModel!;
+        if (!IsNext(next, types) || Variable(next.Instance) is not { } invoker
+            || invoker.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(context.CancellationToken) is not { } declaration
+            || Passes(next.Instance!.Syntax as ExpressionSyntax, model, types, context.CancellationToken) is not { } passes)
         {
             return;
         }
-        var model = next.SemanticModel!;
-        var body = next.Syntax.Ancestors().FirstOrDefault(node => node is BaseMethodDeclarationSyntax or LocalFunctionStatementSyntax
-            or AccessorDeclarationSyntax or CompilationUnitSyntax) ?? next.Syntax.SyntaxTree.GetRoot(context.CancellationToken);
+        var body = declaration.Ancestors().First(node => node is BaseMethodDeclarationSyntax or LocalFunctionStatementSyntax
+            or AccessorDeclarationSyntax or AnonymousFunctionExpressionSyntax or CompilationUnitSyntax);
+        // A variable assigned again holds one invoker after another, whose calls cannot be told apart.
+        if (body.DescendantNodes().OfType<AssignmentExpressionSyntax>()
+            .Any(assignment => SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(assignment.Left, context.CancellationToken).Symbol, invoker)))
+        {
+            return;
+        }
         var calls = body.DescendantNodes().OfType<InvocationExpressionSyntax>()
-            .Where(call => call.SpanStart <= next.Syntax.SpanStart && call.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Next" })
+            .Where(call => call.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Next" })
             .Select(call => model.GetOperation(call, context.CancellationToken))
             .OfType<IInvocationOperation>()
-            .Where(call => call.TargetMethod.Name == "Next" && call.Instance is ILocalReferenceOperation receiver
-                && SymbolEqualityComparer.Default.Equals(receiver.Local, invoker.Local))
-            .Select(call => Repetitions(call.Syntax, model))
+            .Where(call => IsNext(call, types) && SymbolEqualityComparer.Default.Equals(Variable(call.Instance), invoker))
+            .Select(call => (call.Syntax.SpanStart, Count: Repetitions(call.Syntax, declaration, model)))
             .ToList();
-        if (calls.Any(count => count is null))
+        if (calls.Any(call => call.Count is null))
         {
             return;
         }
-        var total = calls.Sum(count => count!.Value);
-        var previous = total - Repetitions(next.Syntax, model)!.Value;
-        if (total > passes.Count - 1 && previous <= passes.Count - 1)
+        var allowed = passes.Count - 1;
+        var before = calls.Where(call => call.SpanStart < next.Syntax.SpanStart).Sum(call => call.Count!.Value);
+        var through = calls.Where(call => call.SpanStart <= next.Syntax.SpanStart).Sum(call => call.Count!.Value);
+        // Reported once, on the call that goes past the last pass, with the invoker's total.
+        if (before <= allowed && through > allowed)
         {
+            var total = calls.Sum(call => call.Count!.Value);
             context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.TooManyNextCalls, next.Syntax.GetLocation(),
-                total.ToString(System.Globalization.CultureInfo.InvariantCulture), passes.Explanation));
+                total.ToString(System.Globalization.CultureInfo.InvariantCulture), invoker.Name, passes.Explanation));
         }
     }
 
-    /// <summary>How many forward passes the run of <paramref name="invoker"/> has, when constant.</summary>
-    private static (int Count, string Explanation)? Passes(ILocalSymbol invoker, IOperation context, NnSightTypes types)
+    private static bool IsNext(IInvocationOperation call, NnSightTypes types) =>
+        call.TargetMethod.Name == "Next" && NnSightTypes.Is(call.TargetMethod.ContainingType, types.Invoker);
+
+    /// <summary>The local or parameter (of <c>tracer.Invoke(prompt, invoker =&gt; ...)</c>) an invoker is called through.</summary>
+    private static ISymbol? Variable(IOperation? instance) => instance switch
     {
-        var model = context.SemanticModel!;
-        if (TracingScopes.Creation(Initializer(invoker), model, default) is not InvocationExpressionSyntax invoke
-            || model.GetOperation(invoke) is not IInvocationOperation { TargetMethod.Name: "Invoke" } invokeCall
-            || TracingScopes.Creation(invokeCall.Instance?.Syntax as ExpressionSyntax, model, default) is not { } tracer
-            || model.GetOperation(tracer) is not IInvocationOperation creation
+        ILocalReferenceOperation local => local.Local,
+        IParameterReferenceOperation parameter => parameter.Parameter,
+        _ => null,
+    };
+
+    /// <summary>How many forward passes the run of the invoker held by <paramref name="invoker"/> has, when constant.</summary>
+    private static (int Count, string Explanation)? Passes(ExpressionSyntax? invoker, SemanticModel model, NnSightTypes types, CancellationToken token)
+    {
+        if (TracingScopes.Creation(invoker, model, token) is not InvocationExpressionSyntax invoke
+            || model.GetOperation(invoke, token) is not IInvocationOperation { TargetMethod.Name: "Invoke" } invokeCall
+            || !NnSightTypes.Is(invokeCall.TargetMethod.ContainingType, types.Tracer)
+            || TracingScopes.Creation(invokeCall.Instance?.Syntax as ExpressionSyntax, model, token) is not { } tracer
+            || model.GetOperation(tracer, token) is not IInvocationOperation creation
             || !NnSightTypes.Is(creation.TargetMethod.ContainingType, types.Model))
         {
             return null;
@@ -79,17 +102,15 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
             : null;
     }
 
-    private static ExpressionSyntax? Initializer(ILocalSymbol local) =>
-        local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() is VariableDeclaratorSyntax { Initializer.Value: var value } ? value : null;
-
     /// <summary>
-    /// How many times a call certainly runs: 1 times the iterations of enclosing constant-bound for loops; 0 under a
-    /// condition (it may not run); null in other loops (unknown).
+    /// How many times a call certainly runs per invoker: 1 times the iterations of the constant-bound for loops between
+    /// the invoker's declaration and the call (loops around the declaration create a new invoker each time); 0 under a
+    /// condition (it may not run); null in other loops and in lambdas and local functions (unknown).
     /// </summary>
-    private static int? Repetitions(SyntaxNode call, SemanticModel model)
+    private static int? Repetitions(SyntaxNode call, SyntaxNode invokerDeclaration, SemanticModel model)
     {
         var count = 1;
-        foreach (var ancestor in call.Ancestors())
+        foreach (var ancestor in call.Ancestors().TakeWhile(node => !node.Span.Contains(invokerDeclaration.Span)))
         {
             switch (ancestor)
             {
@@ -102,31 +123,31 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
                     break;
                 case IfStatementSyntax or SwitchSectionSyntax or ConditionalExpressionSyntax or CatchClauseSyntax:
                     return 0;
-                case WhileStatementSyntax or DoStatementSyntax or ForEachStatementSyntax or AnonymousFunctionExpressionSyntax:
+                case WhileStatementSyntax or DoStatementSyntax or ForEachStatementSyntax or AnonymousFunctionExpressionSyntax
+                    or LocalFunctionStatementSyntax:
                     return null;
-                case MemberDeclarationSyntax:
-                    return count;
             }
         }
         return count;
     }
 
+    /// <summary>
+    /// The iterations of a counting loop (<see cref="CountingLoops"/>) with a constant start, when its body neither
+    /// changes the counter nor leaves an iteration early (break, continue, return, goto).
+    /// </summary>
     private static int? Iterations(ForStatementSyntax loop, SemanticModel model)
     {
         if (loop.Declaration?.Variables.Count != 1
             || loop.Declaration.Variables[0] is not { Initializer.Value: var start } variable
+            || model.GetDeclaredSymbol(variable) is not ILocalSymbol counter
             || model.GetConstantValue(start).Value is not int first
-            || loop.Condition is not BinaryExpressionSyntax { Left: IdentifierNameSyntax left } condition
-            || left.Identifier.ValueText != variable.Identifier.ValueText
-            || model.GetConstantValue(condition.Right).Value is not int bound)
+            || CountingLoops.LastValue(loop, counter.Name, model) is not { } last
+            || model.AnalyzeDataFlow(loop.Statement) is not { Succeeded: true } dataFlow
+            || dataFlow.WrittenInside.Contains(counter, SymbolEqualityComparer.Default)
+            || model.AnalyzeControlFlow(loop.Statement) is not { Succeeded: true, ExitPoints.IsEmpty: true })
         {
             return null;
         }
-        return condition.Kind() switch
-        {
-            Microsoft.CodeAnalysis.CSharp.SyntaxKind.LessThanExpression => System.Math.Max(0, bound - first),
-            Microsoft.CodeAnalysis.CSharp.SyntaxKind.LessThanOrEqualExpression => System.Math.Max(0, bound - first + 1),
-            _ => null,
-        };
+        return System.Math.Max(0, last - first + 1);
     }
 }

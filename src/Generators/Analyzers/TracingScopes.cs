@@ -4,6 +4,7 @@ using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Text;
 
 namespace NnSight.Generators.Analyzers;
 
@@ -19,22 +20,25 @@ internal enum ScopeKind
 
 /// <summary>
 /// A region of source where a tracing context or an invocation is open: the body of a <c>using</c> statement, the rest
-/// of a block after a <c>using</c> declaration, or a lambda passed to <c>Trace</c>/<c>Generate</c>/<c>Invoke</c>.
+/// of a block after a <c>using</c> declaration, a lambda passed to <c>Trace</c>/<c>Generate</c>/<c>Invoke</c>, or the
+/// statements after an invoker held without <c>using</c> up to the one that disposes it.
 /// </summary>
 /// <param name="Kind">Trace or invocation.</param>
-/// <param name="Region">The syntax the scope covers.</param>
-/// <param name="Start">Where the scope begins (for a using declaration, the declaration).</param>
+/// <param name="Span">The source the scope covers.</param>
 /// <param name="Creation">The expression that created the context (<c>model.Generate(maxNewTokens: 3)</c>), when known.</param>
-internal sealed record TracingScope(ScopeKind Kind, SyntaxNode Region, int Start, ExpressionSyntax? Creation)
+internal sealed record TracingScope(ScopeKind Kind, TextSpan Span, ExpressionSyntax? Creation)
 {
     /// <summary>Whether <paramref name="node"/> lies inside the scope.</summary>
-    public bool Contains(SyntaxNode node) => Region.Span.Contains(node.Span) && node.SpanStart >= Start;
+    public bool Contains(SyntaxNode node) => Span.Contains(node.Span);
 }
 
 /// <summary>Finds the tracing scopes around a piece of syntax, lexically.</summary>
 internal static class TracingScopes
 {
-    /// <summary>The scopes enclosing <paramref name="node"/>, innermost first, up to its member declaration.</summary>
+    /// <summary>
+    /// The scopes enclosing <paramref name="node"/>, innermost first, up to its member declaration or the lambda or local
+    /// function it is in (other than a lambda passed to <c>Trace</c>/<c>Generate</c>/<c>Invoke</c>).
+    /// </summary>
     public static List<TracingScope> Enclosing(SyntaxNode node, SemanticModel model, NnSightTypes types, CancellationToken token)
     {
         var scopes = new List<TracingScope>();
@@ -43,8 +47,8 @@ internal static class TracingScopes
         {
             if (current is GlobalStatementSyntax { Parent: CompilationUnitSyntax program } global)
             {
-                var statements = program.Members.OfType<GlobalStatementSyntax>().Select(member => member.Statement);
-                AddDeclarations(scopes, program, statements.TakeWhile(statement => statement != global.Statement), model, types, token);
+                var statements = program.Members.OfType<GlobalStatementSyntax>().Select(member => member.Statement).ToList();
+                AddDeclarations(scopes, program, statements, statements.IndexOf(global.Statement), model, types, token);
                 break;
             }
             if (current is MemberDeclarationSyntax)
@@ -54,46 +58,118 @@ internal static class TracingScopes
             switch (current)
             {
                 case UsingStatementSyntax usingStatement when usingStatement.Statement == child:
-                    AddResource(scopes, usingStatement, usingStatement.Declaration, usingStatement.Expression, usingStatement.Statement.SpanStart, model, types, token);
+                    AddResource(scopes, usingStatement.Statement.Span, usingStatement.Declaration, usingStatement.Expression, model, types, token);
                     break;
-                case BlockSyntax block:
-                    AddDeclarations(scopes, block, block.Statements.TakeWhile(statement => statement != child), model, types, token);
+                case BlockSyntax block when child is StatementSyntax statement:
+                    AddDeclarations(scopes, block, block.Statements, block.Statements.IndexOf(statement), model, types, token);
                     break;
-                case AnonymousFunctionExpressionSyntax lambda when lambda.Parent is ArgumentSyntax { Parent.Parent: InvocationExpressionSyntax invocation }:
-                    AddLambda(scopes, lambda, invocation, model, types, token);
+                case AnonymousFunctionExpressionSyntax lambda when LambdaScope(lambda, model, types, token) is { } scope:
+                    scopes.Add(scope);
                     break;
+                case AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax:
+                    // Other lambdas and local functions run whenever they are called, inside or outside these scopes.
+                    return scopes;
             }
         }
         return scopes;
     }
 
-    /// <summary>The expression that created a tracing context held by <paramref name="expression"/> (following one local).</summary>
+    /// <summary>
+    /// The expression that created the tracing context or invoker held by <paramref name="expression"/>, following a
+    /// local to its initializer and a lambda's parameter to the call the lambda is passed to
+    /// (<c>model.Generate(gen =&gt; ...)</c>, <c>tracer.Invoke(prompt, invoker =&gt; ...)</c>).
+    /// </summary>
     public static ExpressionSyntax? Creation(ExpressionSyntax? expression, SemanticModel model, CancellationToken token)
     {
-        if (expression is IdentifierNameSyntax identifier && model.GetSymbolInfo(identifier, token).Symbol is ILocalSymbol local)
+        if (expression is not IdentifierNameSyntax identifier)
         {
-            return local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(token) is VariableDeclaratorSyntax { Initializer.Value: var initializer }
-                ? initializer
-                : null;
+            return expression;
         }
-        return expression;
+        var symbol = model.GetSymbolInfo(identifier, token).Symbol;
+        var declaration = symbol?.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(token);
+        return symbol switch
+        {
+            ILocalSymbol => declaration is VariableDeclaratorSyntax { Initializer.Value: var initializer } ? initializer : null,
+            IParameterSymbol { ContainingSymbol: IMethodSymbol { MethodKind: MethodKind.AnonymousFunction } } =>
+                declaration?.FirstAncestorOrSelf<AnonymousFunctionExpressionSyntax>()?.Parent is ArgumentSyntax { Parent.Parent: InvocationExpressionSyntax call }
+                    ? call
+                    : null,
+            _ => expression,
+        };
     }
 
-    /// <summary>Scopes of the <c>using</c> declarations among <paramref name="preceding"/>, which run to the end of <paramref name="region"/>.</summary>
-    private static void AddDeclarations(List<TracingScope> scopes, SyntaxNode region, IEnumerable<StatementSyntax> preceding,
+    /// <summary>
+    /// Scopes opened by the statements before <paramref name="statements"/>[<paramref name="index"/>]: a <c>using</c>
+    /// declaration's runs to the end of <paramref name="region"/>; an invoker's held without <c>using</c> runs to the
+    /// statement that disposes it, or to the end of the region when none does.
+    /// </summary>
+    private static void AddDeclarations(List<TracingScope> scopes, SyntaxNode region, IReadOnlyList<StatementSyntax> statements, int index,
         SemanticModel model, NnSightTypes types, CancellationToken token)
     {
-        foreach (var statement in preceding.Reverse())
+        for (var opening = index - 1; opening >= 0; opening--)
         {
+            var statement = statements[opening];
             if (statement is LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.UsingKeyword } declaration)
             {
-                AddResource(scopes, region, declaration.Declaration, null, declaration.Span.End, model, types, token);
+                AddResource(scopes, TextSpan.FromBounds(declaration.Span.End, region.Span.End), declaration.Declaration, null, model, types, token);
+            }
+            else if (HeldInvoker(statement, model, types, token) is { } invoker)
+            {
+                var disposal = invoker.Variable is null
+                    ? null
+                    : statements.Skip(opening + 1).FirstOrDefault(later => Disposes(later, invoker.Variable, model, token));
+                var end = disposal?.Span.End ?? region.Span.End;
+                if (end >= statements[index].Span.End)
+                {
+                    scopes.Add(new TracingScope(ScopeKind.Invoke, TextSpan.FromBounds(statement.Span.End, end), Creation(invoker.Value, model, token)));
+                }
             }
         }
     }
 
-    private static void AddResource(List<TracingScope> scopes, SyntaxNode region, VariableDeclarationSyntax? declaration, ExpressionSyntax? expression,
-        int start, SemanticModel model, NnSightTypes types, CancellationToken token)
+    /// <summary>
+    /// The invoker a statement opens without <c>using</c> (<c>var inv = tracer.Invoke(p);</c>, <c>inv = ...;</c> or
+    /// <c>tracer.Invoke(p);</c>) and the variable that holds it (null when discarded).
+    /// </summary>
+    private static (ISymbol? Variable, ExpressionSyntax Value)? HeldInvoker(StatementSyntax statement, SemanticModel model, NnSightTypes types,
+        CancellationToken token)
+    {
+        (ISymbol? Variable, ExpressionSyntax? Value) held = statement switch
+        {
+            LocalDeclarationStatementSyntax { UsingKeyword.RawKind: (int)SyntaxKind.None, Declaration.Variables: { Count: 1 } variables } =>
+                (model.GetDeclaredSymbol(variables[0], token), variables[0].Initializer?.Value),
+            ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.SimpleAssignmentExpression } assignment } =>
+                (model.GetSymbolInfo(assignment.Left, token).Symbol, assignment.Right),
+            ExpressionStatementSyntax { Expression: var value } => (null, value),
+            _ => (null, null),
+        };
+        return held.Value is not null && NnSightTypes.Is(model.GetTypeInfo(held.Value, token).Type, types.Invoker)
+            ? (held.Variable, held.Value)
+            : null;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="statement"/> certainly disposes <paramref name="variable"/>: <c>x.Dispose();</c>,
+    /// <c>x?.Dispose();</c>, or a try whose finally block does.
+    /// </summary>
+    private static bool Disposes(StatementSyntax statement, ISymbol variable, SemanticModel model, CancellationToken token)
+    {
+        var receiver = statement switch
+        {
+            ExpressionStatementSyntax { Expression: InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Dispose" } access } } =>
+                access.Expression,
+            ExpressionStatementSyntax { Expression: ConditionalAccessExpressionSyntax
+                { WhenNotNull: InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax { Name.Identifier.ValueText: "Dispose" } } } conditional } =>
+                conditional.Expression,
+            _ => null,
+        };
+        return receiver is not null
+            ? SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(receiver, token).Symbol, variable)
+            : statement is TryStatementSyntax { Finally.Block.Statements: var final } && final.Any(inner => Disposes(inner, variable, model, token));
+    }
+
+    private static void AddResource(List<TracingScope> scopes, TextSpan span, VariableDeclarationSyntax? declaration, ExpressionSyntax? expression,
+        SemanticModel model, NnSightTypes types, CancellationToken token)
     {
         var resources = declaration is not null
             ? declaration.Variables.Select(variable => variable.Initializer?.Value)
@@ -107,29 +183,29 @@ internal static class TracingScopes
             var type = model.GetTypeInfo(resource, token).Type;
             if (NnSightTypes.Is(type, types.Invoker))
             {
-                scopes.Add(new TracingScope(ScopeKind.Invoke, region, start, Creation(resource, model, token)));
+                scopes.Add(new TracingScope(ScopeKind.Invoke, span, Creation(resource, model, token)));
             }
             else if (NnSightTypes.Is(type, types.Tracer))
             {
-                scopes.Add(new TracingScope(ScopeKind.Trace, region, start, Creation(resource, model, token)));
+                scopes.Add(new TracingScope(ScopeKind.Trace, span, Creation(resource, model, token)));
             }
         }
     }
 
-    private static void AddLambda(List<TracingScope> scopes, AnonymousFunctionExpressionSyntax lambda, InvocationExpressionSyntax invocation,
-        SemanticModel model, NnSightTypes types, CancellationToken token)
+    /// <summary>The scope of a lambda passed to <c>Trace</c>/<c>Generate</c>/<c>Invoke</c>; null for other lambdas.</summary>
+    private static TracingScope? LambdaScope(AnonymousFunctionExpressionSyntax lambda, SemanticModel model, NnSightTypes types, CancellationToken token)
     {
-        if (model.GetSymbolInfo(invocation, token).Symbol is not IMethodSymbol method)
+        if (lambda.Parent is not ArgumentSyntax { Parent.Parent: InvocationExpressionSyntax invocation }
+            || model.GetSymbolInfo(invocation, token).Symbol is not IMethodSymbol method)
         {
-            return;
+            return null;
         }
         if (method.Name == "Invoke" && NnSightTypes.Is(method.ContainingType, types.Tracer))
         {
-            scopes.Add(new TracingScope(ScopeKind.Invoke, lambda, lambda.SpanStart, invocation));
+            return new TracingScope(ScopeKind.Invoke, lambda.Span, invocation);
         }
-        else if (method.Name is "Trace" or "Generate" && NnSightTypes.Is(method.ContainingType, types.Model))
-        {
-            scopes.Add(new TracingScope(ScopeKind.Trace, lambda, lambda.SpanStart, invocation));
-        }
+        return method.Name is "Trace" or "Generate" && NnSightTypes.Is(method.ContainingType, types.Model)
+            ? new TracingScope(ScopeKind.Trace, lambda.Span, invocation)
+            : null;
     }
 }
