@@ -78,19 +78,19 @@ public class Envoy
     /// <summary>The module's output in the current invocation (a tensor, or a tuple to index with <c>[k]</c>).</summary>
     public TensorProxy Output
     {
-        get => Tracer.Access("output", AccessKind.Output, this);
-        set => Tracer.Assign(AccessKind.Output, this, value);
+        get => Tracer.Access(OpRegistry.Output, AccessKind.Output, this);
+        set => Tracer.Assign(OpRegistry.Output, AccessKind.Output, this, value);
     }
 
     /// <summary>The module's first positional argument in the current invocation.</summary>
     public TensorProxy Input
     {
-        get => Tracer.Access("input", AccessKind.Input, this);
-        set => Tracer.Assign(AccessKind.Input, this, value);
+        get => Tracer.Access(OpRegistry.Input, AccessKind.Input, this);
+        set => Tracer.Assign(OpRegistry.Input, AccessKind.Input, this, value);
     }
 
     /// <summary>All the module's positional arguments in the current invocation, as a tuple (<c>Inputs[1]</c>).</summary>
-    public TensorProxy Inputs => Tracer.Access("inputs", AccessKind.Inputs, this);
+    public TensorProxy Inputs => Tracer.Access(OpRegistry.Inputs, AccessKind.Inputs, this);
 
     /// <summary>Runs this module on <paramref name="input"/> during the run, outside the forward order (the logit lens).</summary>
     public TensorProxy Call(TensorProxy input, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) =>

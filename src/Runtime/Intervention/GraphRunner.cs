@@ -30,7 +30,7 @@ public static class GraphRunner
         using var batch = model.CreateBatch([.. invocations.SelectMany(rows => rows)]);
         using var interleaver = new Interleaver(graph, model.ModuleAt, layout, cancellation);
         using var gradMode = no_grad();
-        var request = new ForwardRequest(graph.Nodes.Where(node => node.Op is "output" or "input" or "inputs" or "set_output" or "set_input" or "set_inputs")
+        var request = new ForwardRequest(graph.Nodes.Where(node => node.Definition.Kind is OpKind.Getter or OpKind.Setter)
             .Select(node => node.Access!.Path).ToHashSet(StringComparer.Ordinal), cancellation);
         Tensor? output = null;
         try

@@ -28,7 +28,6 @@ internal sealed class Interleaver : IDisposable
     private readonly int[] _remainingUses;
     private readonly ModuleAccess?[] _home;
     private readonly List<int> _pending;
-    private readonly OpDefinition[] _ops;
     private readonly int[][] _dependencies;
     private readonly Dictionary<string, int> _outputCalls = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _inputCalls = new(StringComparer.Ordinal);
@@ -50,7 +49,6 @@ internal sealed class Interleaver : IDisposable
         _remainingUses = new int[count];
         _home = new ModuleAccess?[count];
         _pending = [.. Enumerable.Range(0, count)];
-        _ops = [.. graph.Nodes.Select(node => OpRegistry.Get(node.Op))];
         _dependencies = [.. graph.Nodes.Select(node => node.Dependencies.Distinct().ToArray())];
         foreach (var node in graph.Nodes)
         {
@@ -180,7 +178,7 @@ internal sealed class Interleaver : IDisposable
                     continue;
                 }
                 var node = _graph.Nodes[id];
-                var op = _ops[id];
+                var op = node.Definition;
                 if (op.Kind is OpKind.Getter or OpKind.Setter)
                 {
                     if (point is null || !point.Matches(node.Access!) || blockedInvocations?.Contains(node.Access!.Invocation) == true)
@@ -268,9 +266,9 @@ internal sealed class Interleaver : IDisposable
         return true;
     }
 
-    private static bool IsAccess(Node node) => OpRegistry.Get(node.Op).Kind is OpKind.Getter or OpKind.Setter;
+    private static bool IsAccess(Node node) => node.Definition.Kind is OpKind.Getter or OpKind.Setter;
 
-    private static bool IsSetter(Node node) => OpRegistry.Get(node.Op).Kind == OpKind.Setter;
+    private static bool IsSetter(Node node) => node.Definition.Kind == OpKind.Setter;
 
     private void Complete(int id, object? value)
     {
@@ -484,14 +482,14 @@ internal sealed class Interleaver : IDisposable
     /// <summary>The module access a write into a view lands in: found by following view ops back to a getter.</summary>
     private ModuleAccess? HomeOf(Node node)
     {
-        if (OpRegistry.Get(node.Op).Kind != OpKind.InPlace)
+        if (node.Definition.Kind != OpKind.InPlace)
         {
             return null;
         }
         var current = node;
         while (true)
         {
-            var op = OpRegistry.Get(current.Op);
+            var op = current.Definition;
             if (op.Kind == OpKind.Getter)
             {
                 return current.Access;

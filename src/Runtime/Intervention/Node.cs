@@ -51,18 +51,19 @@ public readonly record struct NodeRef(int Id);
 public sealed record TokenSelector(Index? Index, Range? Range);
 
 /// <summary>
-/// One operation of the intervention graph: an op name from <see cref="OpRegistry"/>, its arguments (node references
+/// One operation of the intervention graph: an op name from the op registry, its arguments (node references
 /// or constants), and for module operations the module access. Nodes are created in program order; ids are their
 /// positions in the graph.
 /// </summary>
 public sealed class Node
 {
-    /// <summary>Creates a node.</summary>
-    public Node(int id, string op, IReadOnlyList<object?> args, ModuleAccess? access = null, SourceLocation? source = null,
+    /// <exception cref="KeyNotFoundException"><paramref name="op"/> is not an op of the registry.</exception>
+    internal Node(int id, string op, IReadOnlyList<object?> args, ModuleAccess? access = null, SourceLocation? source = null,
         Func<Tensor, Tensor>? localFunction = null)
     {
         Id = id;
         Op = op;
+        Definition = OpRegistry.Get(op);
         Args = args;
         Access = access;
         Source = source;
@@ -72,8 +73,11 @@ public sealed class Node
     /// <summary>The node's position in the graph.</summary>
     public int Id { get; }
 
-    /// <summary>The op name (a key of <see cref="OpRegistry"/>).</summary>
+    /// <summary>The op name, one of the registry's.</summary>
     public string Op { get; }
+
+    /// <summary>The op's registry entry.</summary>
+    internal OpDefinition Definition { get; }
 
     /// <summary>The arguments: <see cref="NodeRef"/> for other nodes' values, constants otherwise.</summary>
     public IReadOnlyList<object?> Args { get; }

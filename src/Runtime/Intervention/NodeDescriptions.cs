@@ -22,16 +22,17 @@ internal static class NodeDescriptions
             null => "None",
             _ => Convert.ToString(argument, System.Globalization.CultureInfo.InvariantCulture) ?? "",
         };
-        return node.Op switch
+        var op = node.Definition;
+        return op.Kind switch
         {
-            "output" or "input" or "inputs" => node.Access!.ToString(),
-            "set_output" or "set_input" or "set_inputs" => $"{node.Access}" + string.Concat(((long[])node.Args[1]!).Select(i => $"[{i}]")),
-            "getitem" => $"{Argument(node.Args[0])}[{node.Args[1]}]",
-            "index" => $"{Argument(node.Args[0])}{Argument(node.Args[1])}",
-            "setindex" => $"{Argument(node.Args[0])}{Argument(node.Args[1])} = {Argument(node.Args[2])}",
-            "token" => $"{Argument(node.Args[0])}.Token[{Token((TokenSelector)node.Args[1]!)}]",
-            "call" => $"{(node.Access!.Path.Length == 0 ? "model" : node.Access.Path)}({string.Join(", ", ((IReadOnlyList<object?>)node.Args[0]!).Select(Argument))})",
-            "apply" => $"Apply({Argument(node.Args[0])})",
+            OpKind.Getter => node.Access!.ToString(),
+            OpKind.Setter => $"{node.Access}" + string.Concat(((long[])node.Args[1]!).Select(i => $"[{i}]")),
+            OpKind.Element => $"{Argument(node.Args[0])}[{node.Args[1]}]",
+            OpKind.InPlace => $"{Argument(node.Args[0])}{Argument(node.Args[1])} = {Argument(node.Args[2])}",
+            OpKind.Token => $"{Argument(node.Args[0])}.Token[{Token((TokenSelector)node.Args[1]!)}]",
+            OpKind.ModuleCall => $"{(node.Access!.Path.Length == 0 ? "model" : node.Access.Path)}({string.Join(", ", ((IReadOnlyList<object?>)node.Args[0]!).Select(Argument))})",
+            OpKind.Local => $"Apply({Argument(node.Args[0])})",
+            _ when op == OpRegistry.Index => $"{Argument(node.Args[0])}{Argument(node.Args[1])}",
             _ => $"{node.Op}({string.Join(", ", node.Args.Select(Argument))})",
         };
     }

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace NnSight.Intervention;
 
 /// <summary>How the executor treats an op.</summary>
-public enum OpKind
+internal enum OpKind
 {
     /// <summary>A pure function of its arguments, run by <see cref="OpDefinition.Run"/>.</summary>
     Function,
@@ -38,106 +38,111 @@ public enum OpKind
 /// <param name="IsView">Whether the result shares memory with the first argument, so writing into it writes into that.</param>
 /// <param name="Meta">For ops libtorch has no meta kernel for: the result's structure computed from meta arguments by
 /// ops that have one (used for shapes instead of <paramref name="Run"/>).</param>
-public sealed record OpDefinition(string Name, OpKind Kind, Func<object?[], object?>? Run = null, bool IsView = false,
+internal sealed record OpDefinition(string Name, OpKind Kind, Func<object?[], object?>? Run = null, bool IsView = false,
     Func<object?[], object?>? Meta = null);
 
 /// <summary>
-/// Every op a graph may contain, by name. This is the whitelist remote execution checks: a graph naming anything else
-/// is refused. Functions run on real tensors during the forward pass and on meta tensors to infer shapes.
+/// Every op a graph may contain: one field each, the single place an op's name, kind and function are written. This is
+/// the whitelist remote execution checks: a graph naming anything else is refused. Functions run on real tensors during
+/// the forward pass and on meta tensors to infer shapes. Proxies record nodes by these fields, never by name.
 /// </summary>
-public static class OpRegistry
+internal static class OpRegistry
 {
-    private static readonly Dictionary<string, OpDefinition> Definitions = Build().ToDictionary(op => op.Name, StringComparer.Ordinal);
+    public static readonly OpDefinition Output = new("output", OpKind.Getter);
+    public static readonly OpDefinition Input = new("input", OpKind.Getter);
+    public static readonly OpDefinition Inputs = new("inputs", OpKind.Getter);
+    public static readonly OpDefinition SetOutput = new("set_output", OpKind.Setter);
+    public static readonly OpDefinition SetInput = new("set_input", OpKind.Setter);
+    public static readonly OpDefinition SetInputs = new("set_inputs", OpKind.Setter);
+    public static readonly OpDefinition GetItem = new("getitem", OpKind.Element, IsView: true);
+    public static readonly OpDefinition SetIndex = new("setindex", OpKind.InPlace, IsView: true);
+    public static readonly OpDefinition Token = new("token", OpKind.Token, IsView: true);
+    public static readonly OpDefinition Call = new("call", OpKind.ModuleCall);
+    public static readonly OpDefinition Apply = new("apply", OpKind.Local);
 
-    /// <summary>Every op, by name.</summary>
-    public static IReadOnlyDictionary<string, OpDefinition> Ops => Definitions;
+    public static readonly OpDefinition Add = Binary("add", (a, b) => a + b, (a, s) => a + s, (s, b) => s + b);
+    public static readonly OpDefinition Sub = Binary("sub", (a, b) => a - b, (a, s) => a - s, (s, b) => s - b);
+    public static readonly OpDefinition Mul = Binary("mul", (a, b) => a * b, (a, s) => a * s, (s, b) => s * b);
+    public static readonly OpDefinition Div = Binary("div", (a, b) => a / b, (a, s) => a / s, (s, b) => s / b);
+    public static readonly OpDefinition Pow = Binary("pow", (a, b) => a.pow(b), (a, s) => a.pow(s), (s, b) => pow(s, b));
+    public static readonly OpDefinition Eq = Binary("eq", (a, b) => a.eq(b), (a, s) => a.eq(s), (s, b) => b.eq(s));
+    public static readonly OpDefinition Ne = Binary("ne", (a, b) => a.ne(b), (a, s) => a.ne(s), (s, b) => b.ne(s));
+    public static readonly OpDefinition Gt = Binary("gt", (a, b) => a.gt(b), (a, s) => a.gt(s), (s, b) => b.lt(s));
+    public static readonly OpDefinition Ge = Binary("ge", (a, b) => a.ge(b), (a, s) => a.ge(s), (s, b) => b.le(s));
+    public static readonly OpDefinition Lt = Binary("lt", (a, b) => a.lt(b), (a, s) => a.lt(s), (s, b) => b.gt(s));
+    public static readonly OpDefinition Le = Binary("le", (a, b) => a.le(b), (a, s) => a.le(s), (s, b) => b.ge(s));
+    public static readonly OpDefinition Maximum = Function("maximum", a => T(a, 0).maximum(T(a, 1)));
+    public static readonly OpDefinition Minimum = Function("minimum", a => T(a, 0).minimum(T(a, 1)));
+    public static readonly OpDefinition Matmul = Function("matmul", a => CheckedMatmul(T(a, 0), T(a, 1)));
+    public static readonly OpDefinition Where = Function("where", a => where(T(a, 0), T(a, 1), T(a, 2)), meta: a => T(a, 0).to_type(T(a, 1).dtype) + T(a, 1) + T(a, 2));
+    public static readonly OpDefinition MaskedFill = Function("masked_fill", a => T(a, 0).masked_fill(T(a, 1), S(a, 2)));
+
+    public static readonly OpDefinition Neg = Function("neg", a => T(a, 0).neg());
+    public static readonly OpDefinition Abs = Function("abs", a => T(a, 0).abs(), meta: SameShape);
+    public static readonly OpDefinition Exp = Function("exp", a => T(a, 0).exp());
+    public static readonly OpDefinition Log = Function("log", a => T(a, 0).log());
+    public static readonly OpDefinition Sqrt = Function("sqrt", a => T(a, 0).sqrt());
+    public static readonly OpDefinition Tanh = Function("tanh", a => T(a, 0).tanh());
+    public static readonly OpDefinition Sigmoid = Function("sigmoid", a => T(a, 0).sigmoid());
+    public static readonly OpDefinition Relu = Function("relu", a => T(a, 0).relu(), meta: SameShape);
+    public static readonly OpDefinition Clone = Function("clone", a => T(a, 0).clone());
+    public static readonly OpDefinition Detach = Function("detach", a => T(a, 0).detach());
+    public static readonly OpDefinition Contiguous = Function("contiguous", a => T(a, 0).contiguous());
+    public static readonly OpDefinition ToDtype = Function("to_dtype", a => T(a, 0).to_type(Dtype(a, 1)));
+    public static readonly OpDefinition ToDevice = Function("to_device", a => T(a, 0).to(torch.device((string)a[1]!)));
+
+    public static readonly OpDefinition Sum = Reduction("sum", t => t.sum(), (t, dim, keep) => t.sum(dim, keep));
+    public static readonly OpDefinition Mean = Reduction("mean", t => t.mean(), (t, dim, keep) => t.mean([dim], keepdim: keep));
+    public static readonly OpDefinition Prod = Reduction("prod", t => t.prod(), (t, dim, keep) => t.prod(dim, keep), meta: FullReduction);
+    public static readonly OpDefinition Argmax = Reduction("argmax", t => t.argmax(), (t, dim, keep) => t.argmax(dim, keep));
+    public static readonly OpDefinition Argmin = Reduction("argmin", t => t.argmin(), (t, dim, keep) => t.argmin(dim, keep));
+    public static readonly OpDefinition Logsumexp = Reduction("logsumexp", t => t.flatten().logsumexp(0, false), (t, dim, keep) => t.logsumexp(dim, keep),
+        meta: a => a.Length == 1 ? T(a, 0).sum() : T(a, 0).sum(L(a, 1), B(a, 2)));
+    public static readonly OpDefinition Max = Function("max", a => a.Length == 1 ? T(a, 0).max() : Pair(T(a, 0).max(L(a, 1), B(a, 2))),
+        meta: a => a.Length == 1 ? FullReduction(a) : Pair(T(a, 0).max(L(a, 1), B(a, 2))));
+    public static readonly OpDefinition Min = Function("min", a => a.Length == 1 ? T(a, 0).min() : Pair(T(a, 0).min(L(a, 1), B(a, 2))),
+        meta: a => a.Length == 1 ? FullReduction(a) : Pair(T(a, 0).min(L(a, 1), B(a, 2))));
+    public static readonly OpDefinition Norm = Function("norm", a => a.Length == 1 ? T(a, 0).norm() : T(a, 0).norm((int)L(a, 1), B(a, 2), (float)D(a, 3)));
+    public static readonly OpDefinition All = Function("all", a => T(a, 0).all());
+    public static readonly OpDefinition Any = Function("any", a => T(a, 0).any());
+    public static readonly OpDefinition Softmax = Function("softmax", a => T(a, 0).softmax(L(a, 1)));
+    public static readonly OpDefinition LogSoftmax = Function("log_softmax", a => T(a, 0).log_softmax(L(a, 1)));
+    public static readonly OpDefinition Cumsum = Function("cumsum", a => T(a, 0).cumsum(L(a, 1)));
+    public static readonly OpDefinition Topk = Function("topk", a => Pair(T(a, 0).topk((int)L(a, 1), (int)L(a, 2), B(a, 3), B(a, 4))));
+    public static readonly OpDefinition Gather = Function("gather", a => T(a, 0).gather(L(a, 1), T(a, 2)));
+    public static readonly OpDefinition IndexSelect = Function("index_select", a => T(a, 0).index_select(L(a, 1), T(a, 2)),
+        meta: a => T(a, 0).narrow(L(a, 1), 0, 1).expand(ReplaceDim(T(a, 0).shape, L(a, 1), T(a, 2).numel())));
+
+    public static readonly OpDefinition Reshape = Function("reshape", a => T(a, 0).reshape(Dims(a, 1)));
+    public static readonly OpDefinition View = Function("view", a => T(a, 0).view(Dims(a, 1)), isView: true);
+    public static readonly OpDefinition Flatten = Function("flatten", a => T(a, 0).flatten(L(a, 1), L(a, 2)), isView: true);
+    public static readonly OpDefinition Transpose = Function("transpose", a => T(a, 0).transpose(L(a, 1), L(a, 2)), isView: true);
+    public static readonly OpDefinition Permute = Function("permute", a => T(a, 0).permute(Dims(a, 1)), isView: true);
+    public static readonly OpDefinition Unsqueeze = Function("unsqueeze", a => T(a, 0).unsqueeze(L(a, 1)), isView: true);
+    public static readonly OpDefinition Squeeze = Function("squeeze", a => a.Length == 1 ? T(a, 0).squeeze() : T(a, 0).squeeze(L(a, 1)), isView: true);
+    public static readonly OpDefinition Expand = Function("expand", a => T(a, 0).expand(Dims(a, 1)), isView: true);
+    public static readonly OpDefinition Narrow = Function("narrow", a => T(a, 0).narrow(L(a, 1), L(a, 2), L(a, 3)), isView: true);
+    public static readonly OpDefinition Select = Function("select", a => T(a, 0).select(L(a, 1), L(a, 2)), isView: true);
+    public static readonly OpDefinition Index = Function("index", a => T(a, 0).index(Indices(a, 1)), isView: true);
+    public static readonly OpDefinition Cat = Function("cat", a => cat(Tensors(a, 0), L(a, 1)));
+    public static readonly OpDefinition Stack = Function("stack", a => stack(Tensors(a, 0), L(a, 1)));
+
+    /// <summary>Every op, by name (declared after the ops: static fields initialize in textual order).</summary>
+    public static IReadOnlyDictionary<string, OpDefinition> Ops { get; } = typeof(OpRegistry)
+        .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+        .Where(field => field.FieldType == typeof(OpDefinition))
+        .Select(field => (OpDefinition)field.GetValue(null)!)
+        .ToDictionary(op => op.Name, StringComparer.Ordinal);
 
     /// <summary>The op named <paramref name="name"/>.</summary>
     /// <exception cref="KeyNotFoundException">No op has that name.</exception>
     public static OpDefinition Get(string name) =>
-        Definitions.TryGetValue(name, out var op) ? op : throw new KeyNotFoundException($"\"{name}\" is not an op of the registry.");
+        Ops.TryGetValue(name, out var op) ? op : throw new KeyNotFoundException($"\"{name}\" is not an op of the registry.");
 
-    private static IEnumerable<OpDefinition> Build()
-    {
-        yield return new("output", OpKind.Getter);
-        yield return new("input", OpKind.Getter);
-        yield return new("inputs", OpKind.Getter);
-        yield return new("set_output", OpKind.Setter);
-        yield return new("set_input", OpKind.Setter);
-        yield return new("set_inputs", OpKind.Setter);
-        yield return new("getitem", OpKind.Element, IsView: true);
-        yield return new("setindex", OpKind.InPlace, IsView: true);
-        yield return new("token", OpKind.Token, IsView: true);
-        yield return new("call", OpKind.ModuleCall);
-        yield return new("apply", OpKind.Local);
-
-        yield return Binary("add", (a, b) => a + b, (a, s) => a + s, (s, b) => s + b);
-        yield return Binary("sub", (a, b) => a - b, (a, s) => a - s, (s, b) => s - b);
-        yield return Binary("mul", (a, b) => a * b, (a, s) => a * s, (s, b) => s * b);
-        yield return Binary("div", (a, b) => a / b, (a, s) => a / s, (s, b) => s / b);
-        yield return Binary("pow", (a, b) => a.pow(b), (a, s) => a.pow(s), (s, b) => pow(s, b));
-        yield return Binary("eq", (a, b) => a.eq(b), (a, s) => a.eq(s), (s, b) => b.eq(s));
-        yield return Binary("ne", (a, b) => a.ne(b), (a, s) => a.ne(s), (s, b) => b.ne(s));
-        yield return Binary("gt", (a, b) => a.gt(b), (a, s) => a.gt(s), (s, b) => b.lt(s));
-        yield return Binary("ge", (a, b) => a.ge(b), (a, s) => a.ge(s), (s, b) => b.le(s));
-        yield return Binary("lt", (a, b) => a.lt(b), (a, s) => a.lt(s), (s, b) => b.gt(s));
-        yield return Binary("le", (a, b) => a.le(b), (a, s) => a.le(s), (s, b) => b.ge(s));
-        yield return Function("maximum", a => T(a, 0).maximum(T(a, 1)));
-        yield return Function("minimum", a => T(a, 0).minimum(T(a, 1)));
-        yield return Function("matmul", a => CheckedMatmul(T(a, 0), T(a, 1)));
-        yield return Function("where", a => where(T(a, 0), T(a, 1), T(a, 2)), meta: a => T(a, 0).to_type(T(a, 1).dtype) + T(a, 1) + T(a, 2));
-        yield return Function("masked_fill", a => T(a, 0).masked_fill(T(a, 1), S(a, 2)));
-
-        yield return Function("neg", a => T(a, 0).neg());
-        yield return Function("abs", a => T(a, 0).abs(), meta: SameShape);
-        yield return Function("exp", a => T(a, 0).exp());
-        yield return Function("log", a => T(a, 0).log());
-        yield return Function("sqrt", a => T(a, 0).sqrt());
-        yield return Function("tanh", a => T(a, 0).tanh());
-        yield return Function("sigmoid", a => T(a, 0).sigmoid());
-        yield return Function("relu", a => T(a, 0).relu(), meta: SameShape);
-        yield return Function("clone", a => T(a, 0).clone());
-        yield return Function("detach", a => T(a, 0).detach());
-        yield return Function("contiguous", a => T(a, 0).contiguous());
-        yield return Function("to_dtype", a => T(a, 0).to_type(Dtype(a, 1)));
-        yield return Function("to_device", a => T(a, 0).to(torch.device((string)a[1]!)));
-
-        yield return Reduction("sum", t => t.sum(), (t, dim, keep) => t.sum(dim, keep));
-        yield return Reduction("mean", t => t.mean(), (t, dim, keep) => t.mean([dim], keepdim: keep));
-        yield return Reduction("prod", t => t.prod(), (t, dim, keep) => t.prod(dim, keep), meta: FullReduction);
-        yield return Reduction("argmax", t => t.argmax(), (t, dim, keep) => t.argmax(dim, keep));
-        yield return Reduction("argmin", t => t.argmin(), (t, dim, keep) => t.argmin(dim, keep));
-        yield return Reduction("logsumexp", t => t.flatten().logsumexp(0, false), (t, dim, keep) => t.logsumexp(dim, keep),
-            meta: a => a.Length == 1 ? T(a, 0).sum() : T(a, 0).sum(L(a, 1), B(a, 2)));
-        yield return Function("max", a => a.Length == 1 ? T(a, 0).max() : Pair(T(a, 0).max(L(a, 1), B(a, 2))),
-            meta: a => a.Length == 1 ? FullReduction(a) : Pair(T(a, 0).max(L(a, 1), B(a, 2))));
-        yield return Function("min", a => a.Length == 1 ? T(a, 0).min() : Pair(T(a, 0).min(L(a, 1), B(a, 2))),
-            meta: a => a.Length == 1 ? FullReduction(a) : Pair(T(a, 0).min(L(a, 1), B(a, 2))));
-        yield return Function("norm", a => a.Length == 1 ? T(a, 0).norm() : T(a, 0).norm((int)L(a, 1), B(a, 2), (float)D(a, 3)));
-        yield return Function("all", a => T(a, 0).all());
-        yield return Function("any", a => T(a, 0).any());
-        yield return Function("softmax", a => T(a, 0).softmax(L(a, 1)));
-        yield return Function("log_softmax", a => T(a, 0).log_softmax(L(a, 1)));
-        yield return Function("cumsum", a => T(a, 0).cumsum(L(a, 1)));
-        yield return Function("topk", a => Pair(T(a, 0).topk((int)L(a, 1), (int)L(a, 2), B(a, 3), B(a, 4))));
-        yield return Function("gather", a => T(a, 0).gather(L(a, 1), T(a, 2)));
-        yield return Function("index_select", a => T(a, 0).index_select(L(a, 1), T(a, 2)),
-            meta: a => T(a, 0).narrow(L(a, 1), 0, 1).expand(ReplaceDim(T(a, 0).shape, L(a, 1), T(a, 2).numel())));
-
-        yield return Function("reshape", a => T(a, 0).reshape(Dims(a, 1)));
-        yield return Function("view", a => T(a, 0).view(Dims(a, 1)), isView: true);
-        yield return Function("flatten", a => T(a, 0).flatten(L(a, 1), L(a, 2)), isView: true);
-        yield return Function("transpose", a => T(a, 0).transpose(L(a, 1), L(a, 2)), isView: true);
-        yield return Function("permute", a => T(a, 0).permute(Dims(a, 1)), isView: true);
-        yield return Function("unsqueeze", a => T(a, 0).unsqueeze(L(a, 1)), isView: true);
-        yield return Function("squeeze", a => a.Length == 1 ? T(a, 0).squeeze() : T(a, 0).squeeze(L(a, 1)), isView: true);
-        yield return Function("expand", a => T(a, 0).expand(Dims(a, 1)), isView: true);
-        yield return Function("narrow", a => T(a, 0).narrow(L(a, 1), L(a, 2), L(a, 3)), isView: true);
-        yield return Function("select", a => T(a, 0).select(L(a, 1), L(a, 2)), isView: true);
-        yield return Function("index", a => T(a, 0).index(Indices(a, 1)), isView: true);
-        yield return Function("cat", a => cat(Tensors(a, 0), L(a, 1)));
-        yield return Function("stack", a => stack(Tensors(a, 0), L(a, 1)));
-    }
+    /// <summary>The setter of a getter's module value (<c>output</c> → <c>set_output</c>).</summary>
+    public static OpDefinition SetterOf(OpDefinition getter) =>
+        getter == Output ? SetOutput : getter == Input ? SetInput : getter == Inputs ? SetInputs
+            : throw new ArgumentException($"{getter.Name} is not a module getter.", nameof(getter));
 
     /// <summary>
     /// TorchSharp 0.107's matmul lets libtorch's shape error escape as a C++ exception, which terminates the process; the

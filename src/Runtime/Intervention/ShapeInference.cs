@@ -48,7 +48,7 @@ internal sealed class ShapeInference(InterventionGraph graph, NnSightModel model
 
     private ValueShape Infer(Node node)
     {
-        var op = OpRegistry.Get(node.Op);
+        var op = node.Definition;
         return op.Kind switch
         {
             OpKind.Getter => AccessShape(node),

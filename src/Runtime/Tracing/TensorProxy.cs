@@ -122,7 +122,7 @@ public sealed partial class TensorProxy
     public TensorProxy Apply(Func<Tensor, Tensor> function, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         ArgumentNullException.ThrowIfNull(function);
-        return Tracer.Record("apply", [new NodeRef(Node.Id)], CallSites.At(file, line), localFunction: function);
+        return Tracer.Record(OpRegistry.Apply, [new NodeRef(Node.Id)], CallSites.At(file, line), localFunction: function);
     }
 
     /// <summary>What the proxy stands for: <c>TensorProxy(transformer.h.3.output[0], shape [1, 10, 64])</c>.</summary>
@@ -157,16 +157,16 @@ public sealed partial class TensorProxy
     };
 
     internal TensorProxy Element(long index, string file, int line) =>
-        Tracer.Record("getitem", [new NodeRef(Node.Id), index], CallSites.At(file, line));
+        Tracer.Record(OpRegistry.GetItem, [new NodeRef(Node.Id), index], CallSites.At(file, line));
 
     private TensorProxy Index(TensorIndex[] indices, string file, int line) =>
-        Tracer.Record("index", [new NodeRef(Node.Id), indices.Select(IndexSpec.From).ToArray()], CallSites.At(file, line));
+        Tracer.Record(OpRegistry.Index, [new NodeRef(Node.Id), indices.Select(IndexSpec.From).ToArray()], CallSites.At(file, line));
 
     private void AssignIndex(TensorIndex[] indices, object? value, string file, int line) =>
         AssignIndex(indices, value, CallSites.At(file, line));
 
     private void AssignIndex(TensorIndex[] indices, object? value, SourceLocation? source) =>
-        Node = Tracer.Record("setindex", [new NodeRef(Node.Id), indices.Select(IndexSpec.From).ToArray(), Tracer.Argument(value)], source).Node;
+        Node = Tracer.Record(OpRegistry.SetIndex, [new NodeRef(Node.Id), indices.Select(IndexSpec.From).ToArray(), Tracer.Argument(value)], source).Node;
 
     /// <summary>
     /// <c>x[k] = value</c>: on a module's value (reached through element indices) it records a setter of those rows;
@@ -177,14 +177,14 @@ public sealed partial class TensorProxy
         var source = CallSites.At(file, line);
         var path = new List<long> { index };
         var current = Node;
-        while (current.Op == "getitem" && current.Args[0] is NodeRef parent)
+        while (current.Definition == OpRegistry.GetItem && current.Args[0] is NodeRef parent)
         {
             path.Insert(0, (long)current.Args[1]!);
             current = Tracer.Graph.Nodes[parent.Id];
         }
-        if (current.Op is "output" or "input" or "inputs")
+        if (current.Definition.Kind == OpKind.Getter)
         {
-            Tracer.Record("set_" + current.Op, [Tracer.Argument(value), path.ToArray()], source, current.Access);
+            Tracer.Record(OpRegistry.SetterOf(current.Definition), [Tracer.Argument(value), path.ToArray()], source, current.Access);
             return;
         }
         AssignIndex([TensorIndex.Single(index)], value, source);
@@ -214,7 +214,7 @@ public readonly struct TokenIndexer
         var tracer = _proxy.Tracer;
         var invocation = InvocationOf(_proxy.Node, tracer.Graph) ?? tracer.CurrentInvoker?.Index
             ?? throw new TracingException("Token needs an invocation: use it inside an Invoke block.");
-        return tracer.Record("token", [new NodeRef(_proxy.Node.Id), selector, (long)invocation], CallSites.At(file, line));
+        return tracer.Record(OpRegistry.Token, [new NodeRef(_proxy.Node.Id), selector, (long)invocation], CallSites.At(file, line));
     }
 
     private static int? InvocationOf(Node node, InterventionGraph graph) =>

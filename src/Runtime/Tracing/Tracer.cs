@@ -169,24 +169,23 @@ public class Tracer : IDisposable, IInvocationSizes
     }
 
     /// <summary>Appends a node made at <paramref name="source"/> (the user's line of the call).</summary>
-    internal TensorProxy Record(string op, IReadOnlyList<object?> args, SourceLocation? source, ModuleAccess? access = null,
+    internal TensorProxy Record(OpDefinition op, IReadOnlyList<object?> args, SourceLocation? source, ModuleAccess? access = null,
         Func<Tensor, Tensor>? localFunction = null)
     {
         RequireRecording();
-        return new TensorProxy(this, Graph.Add(op, args, access, source, localFunction));
+        return new TensorProxy(this, Graph.Add(op.Name, args, access, source, localFunction));
     }
 
-    internal TensorProxy Access(string op, AccessKind kind, Envoy envoy)
+    internal TensorProxy Access(OpDefinition getter, AccessKind kind, Envoy envoy)
     {
-        var invoker = RequireInvoker(envoy, op);
-        return Record(op, [], CallSites.Capture(), new ModuleAccess(envoy.Path, kind, invoker.Index, invoker.Step));
+        var invoker = RequireInvoker(envoy, getter.Name);
+        return Record(getter, [], CallSites.Capture(), new ModuleAccess(envoy.Path, kind, invoker.Index, invoker.Step));
     }
 
-    internal void Assign(AccessKind kind, Envoy envoy, TensorProxy value)
+    internal void Assign(OpDefinition getter, AccessKind kind, Envoy envoy, TensorProxy value)
     {
-        var op = kind == AccessKind.Output ? "output" : "input";
-        var invoker = RequireInvoker(envoy, op);
-        Record("set_" + op, [Argument(value), Array.Empty<long>()], CallSites.Capture(), new ModuleAccess(envoy.Path, kind, invoker.Index, invoker.Step));
+        var invoker = RequireInvoker(envoy, getter.Name);
+        Record(OpRegistry.SetterOf(getter), [Argument(value), Array.Empty<long>()], CallSites.Capture(), new ModuleAccess(envoy.Path, kind, invoker.Index, invoker.Step));
     }
 
     internal TensorProxy CallModule(Envoy envoy, IReadOnlyList<object?> arguments, SourceLocation? source)
@@ -196,7 +195,7 @@ public class Tracer : IDisposable, IInvocationSizes
         {
             throw new TracingException($"{envoy.Label} is a {ModuleTreePrinter.TypeName(envoy.Module)} and cannot be called.");
         }
-        return Record("call", [arguments.Select(Argument).ToList()], source, new ModuleAccess(envoy.Path, AccessKind.Output, invoker.Index, invoker.Step));
+        return Record(OpRegistry.Call, [arguments.Select(Argument).ToList()], source, new ModuleAccess(envoy.Path, AccessKind.Output, invoker.Index, invoker.Step));
     }
 
     /// <summary>A graph argument for a value: a node reference for a proxy; tensors and numbers as constants.</summary>
