@@ -2,7 +2,7 @@ using NnSight;
 using NnSight.Samples;
 using static TorchSharp.torch;
 
-// DESIGN §1.8: activation patching in one batched pass, with TorchSharp's index syntax for reading and assignment.
+// Example 8 of nnsight's README, in C#: activation patching in one batched pass, with TorchSharp's index syntax for reading and assignment.
 using var model = Gpt2.FromPretrained(BundledModel.Folder(args), device: "cpu");
 var tokenizer = model.RequireTokenizer();
 long mary = tokenizer.Encode(" Mary")[0], john = tokenizer.Encode(" John")[0];

@@ -1,7 +1,7 @@
 using NnSight;
 using NnSight.Samples;
 
-// DESIGN §1.6: a value from invocation 1 used in invocation 2 of the same batch.
+// Example 6 of nnsight's README, in C#: a value from invocation 1 used in invocation 2 of the same batch.
 using var model = Gpt2.FromPretrained(BundledModel.Folder(args), device: "cpu");
 
 var swap = model.Generate(maxNewTokens: 3);

@@ -2,7 +2,7 @@ using NnSight;
 using NnSight.Samples;
 using static TorchSharp.torch;
 
-// The DESIGN §1 recipes on a Llama: the typed tree, saving inside generation, attention probabilities, the logit lens
+// The examples of nnsight's README on a Llama: the typed tree, saving inside generation, attention probabilities, the logit lens
 // and patching, with token ids (the bundled tiny Llama has no tokenizer).
 using var model = TinyLlama.FromPretrained(BundledModel.LlamaFolder(args), device: "cpu");
 Console.WriteLine(model);

@@ -1,7 +1,7 @@
 using NnSight;
 using NnSight.Samples;
 
-// DESIGN §1.7: ad-hoc module calls, out of order: decode what every layer would predict (the logit lens).
+// Example 7 of nnsight's README, in C#: ad-hoc module calls, out of order: decode what every layer would predict (the logit lens).
 using var model = Gpt2.FromPretrained(BundledModel.Folder(args), device: "cpu");
 
 var layers = model.Transformer.H;

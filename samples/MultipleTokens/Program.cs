@@ -2,7 +2,7 @@ using NnSight;
 using NnSight.Samples;
 using TorchSharp;
 
-// DESIGN §1.4: Next() moves the accesses that follow to the module's next forward pass (the next generated token).
+// Example 4 of nnsight's README, in C#: Next() moves the accesses that follow to the module's next forward pass (the next generated token).
 using var model = Gpt2.FromPretrained(BundledModel.Folder(args), device: "cpu");
 
 var steps = new List<TensorProxy>();

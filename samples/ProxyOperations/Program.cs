@@ -2,7 +2,7 @@ using NnSight;
 using NnSight.Samples;
 using TorchSharp;
 
-// DESIGN §1.2: operations on proxies keep TorchSharp's names and run during the forward pass.
+// Example 2 of nnsight's README, in C#: operations on proxies keep TorchSharp's names and run during the forward pass.
 using var model = Gpt2.FromPretrained(BundledModel.Folder(args), device: "cpu");
 
 TensorProxy pre, sum, edited;

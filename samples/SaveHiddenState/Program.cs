@@ -2,7 +2,7 @@ using NnSight;
 using NnSight.Samples;
 using TorchSharp;
 
-// DESIGN §1.1: save a hidden state while generating. Nothing runs inside the blocks; disposing the context runs the model.
+// Example 1 of nnsight's README, in C#: save a hidden state while generating. Nothing runs inside the blocks; disposing the context runs the model.
 using var model = Gpt2.FromPretrained(BundledModel.Folder(args), device: "cpu");
 Console.WriteLine(model);
 

@@ -3,7 +3,7 @@ using NnSight.Samples;
 using TorchSharp;
 using static TorchSharp.torch;
 
-// DESIGN §1.3: assignment replaces the value flowing through the model, for this invocation's rows only.
+// Example 3 of nnsight's README, in C#: assignment replaces the value flowing through the model, for this invocation's rows only.
 using var model = Gpt2.FromPretrained(BundledModel.Folder(args), device: "cpu");
 
 TensorProxy before, after;

@@ -2,7 +2,7 @@ using NnSight;
 using NnSight.Samples;
 using TorchSharp;
 
-// DESIGN §1.5: Token[0] is this prompt's first real token and Token[^1] its last, whatever the left padding.
+// Example 5 of nnsight's README, in C#: Token[0] is this prompt's first real token and Token[^1] its last, whatever the left padding.
 using var model = Gpt2.FromPretrained(BundledModel.Folder(args), device: "cpu");
 
 TensorProxy first, last;

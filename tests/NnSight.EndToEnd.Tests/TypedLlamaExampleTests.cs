@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace NnSight.EndToEnd.Tests;
 
 /// <summary>
-/// DESIGN §1 examples 1–8 on the tiny Llama through the typed tree, with token ids, checked against HuggingFace's
+/// nnsight's README examples 1–8 on the tiny Llama through the typed tree, with token ids, checked against HuggingFace's
 /// reference outputs (L01: one forward of prompt p10; L04: greedy generation of four tokens).
 /// </summary>
 public sealed class TypedLlamaExampleTests : IDisposable

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace NnSight.EndToEnd.Tests;
 
-/// <summary>DESIGN §1 examples 1–8 through the typed tree give the same numbers as through untyped envoys.</summary>
+/// <summary>nnsight's README examples 1–8 through the typed tree give the same numbers as through untyped envoys.</summary>
 public sealed class TypedSeedExampleTests : IDisposable
 {
     private const string Eiffel = "The Eiffel Tower is in the city of";

@@ -2,7 +2,7 @@ using NnSight.TestSupport;
 
 namespace NnSight.Server.Tests;
 
-/// <summary>DESIGN §1 example 9 on the tiny Llama through the typed tree: the server's values equal HuggingFace's.</summary>
+/// <summary>nnsight's README example 9 (remote) on the tiny Llama through the typed tree: the server's values equal HuggingFace's.</summary>
 public sealed class RemoteLlamaTests(ServerProcess server) : IClassFixture<ServerProcess>, IDisposable
 {
     private static readonly ReferenceIndex Reference = ReferenceIndex.Llama;

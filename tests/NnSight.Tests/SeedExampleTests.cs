@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace NnSight.Tests;
 
-/// <summary>The examples of DESIGN §1 through the untyped API, checked against HuggingFace references.</summary>
+/// <summary>The examples of nnsight's README through the untyped API, checked against HuggingFace references.</summary>
 public sealed class SeedExampleTests(TinyGpt2Fixture fixture) : IClassFixture<TinyGpt2Fixture>
 {
     private static readonly ReferenceIndex Reference = ReferenceIndex.Gpt2;

@@ -13,7 +13,7 @@ namespace NnSight.Intervention;
 /// properties and operators cannot, so for them the stack is walked to the first frame outside NnSight and its
 /// generated typed trees, and that one frame is mapped to a line through its portable PDB. Frames are walked without
 /// file information and each method's sequence points are cached, because the framework's own resolution maps every
-/// frame of the stack on every call.
+/// frame of the stack on every call. See docs/architecture.md#recording-envoys-proxies-and-the-tracer.
 /// </summary>
 internal static class CallSites
 {

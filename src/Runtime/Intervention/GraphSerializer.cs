@@ -8,7 +8,7 @@ namespace NnSight.Intervention;
 /// The versioned JSON form of an intervention graph: nodes with op names, module accesses and arguments, where
 /// arguments are node references or typed constants (tensors as dtype, shape and base64 little-endian data). Reading
 /// checks the version, every op against the registry, and that nodes only reference earlier nodes (so a graph cannot
-/// contain a cycle). Local code (<c>Apply</c>) cannot be written.
+/// contain a cycle). Local code (<c>Apply</c>) cannot be written. See docs/architecture.md#remote-execution.
 /// </summary>
 public static class GraphSerializer
 {

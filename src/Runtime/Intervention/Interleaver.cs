@@ -16,7 +16,7 @@ public sealed record InvocationRows(int Start, int Count, IReadOnlyList<long> Re
 /// writes; at each call of such a module the executor binds that call's accesses (the invocation's rows of the value),
 /// runs every node whose arguments are ready in program order, applies the setters, and hands the value back. Values
 /// it creates are owned here, detached from TorchSharp dispose scopes, and disposed as soon as their last consumer has
-/// run; saved values are copies that outlive the run.
+/// run; saved values are copies that outlive the run. See docs/architecture.md#the-executor-and-invocation-rows.
 /// </summary>
 internal sealed class Interleaver : IDisposable
 {

@@ -45,6 +45,7 @@ internal sealed record OpDefinition(string Name, OpKind Kind, Func<object?[], ob
 /// Every op a graph may contain: one field each, the single place an op's name, kind and function are written. This is
 /// the whitelist remote execution checks: a graph naming anything else is refused. Functions run on real tensors during
 /// the forward pass and on meta tensors to infer shapes. Proxies record nodes by these fields, never by name.
+/// See docs/architecture.md#the-graph.
 /// </summary>
 internal static class OpRegistry
 {

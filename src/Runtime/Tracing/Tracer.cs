@@ -10,6 +10,7 @@ namespace NnSight;
 /// with hooks on the modules the graph touches, removes the hooks (always), and fills the saved values. If an exception
 /// is propagating out of the blocks, disposing runs nothing and the model is left as it was; a context that begins inside
 /// a <c>catch</c> block, or in a <c>finally</c> block during unwinding, still runs (a retry or a fallback).
+/// See docs/architecture.md#recording-envoys-proxies-and-the-tracer.
 /// </summary>
 public class Tracer : IDisposable, IInvocationSizes
 {
