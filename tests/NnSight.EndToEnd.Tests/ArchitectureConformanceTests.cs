@@ -229,7 +229,7 @@ internal static class ValueShapes
     public static string Describe(ValueShape? shape) => shape switch
     {
         null => "None",
-        TensorShape tensor => tensor.Dtype + Shapes.Format(tensor.Dims),
+        TensorShape tensor => $"{tensor.Dtype}{tensor}",
         TupleShape tuple => "(" + string.Join(", ", tuple.Elements.Select(Describe)) + ")",
         _ => throw new ArgumentOutOfRangeException(nameof(shape), shape, "Not a tensor or tuple shape."),
     };

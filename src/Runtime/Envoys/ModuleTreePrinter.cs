@@ -9,7 +9,7 @@ namespace NnSight;
 /// Prints a TorchSharp module tree the way PyTorch's <c>print(model)</c> does: one <c>(name): Type(details)</c> line
 /// per module, children indented, and runs of identical modules in a list folded to <c>(0-11): 12 x GPT2Block(</c>.
 /// </summary>
-public static class ModuleTreePrinter
+internal static class ModuleTreePrinter
 {
     /// <summary>The printed tree of <paramref name="module"/>.</summary>
     public static string Format(nn.Module module) => Represent(module);

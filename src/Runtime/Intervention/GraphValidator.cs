@@ -6,14 +6,14 @@ namespace NnSight.Intervention;
 /// <param name="MaxNodes">The most nodes a graph may have.</param>
 /// <param name="MaxConstantBytes">The most bytes all tensor constants together may hold.</param>
 /// <param name="MaxNewTokens">The most tokens a generation may ask for.</param>
-public sealed record GraphLimits(int MaxNodes, long MaxConstantBytes, int MaxNewTokens);
+internal sealed record GraphLimits(int MaxNodes, long MaxConstantBytes, int MaxNewTokens);
 
 /// <summary>
 /// Checks a graph received from elsewhere before anything runs: size limits, module paths that exist and can be
 /// hooked, invocation and step numbers the run has, argument kinds per op, and every op's operands against its own
 /// definition on meta tensors (so a type or shape error is refused up front rather than met mid-run).
 /// </summary>
-public static class GraphValidator
+internal static class GraphValidator
 {
     /// <summary>Throws <see cref="GraphFormatException"/> with a message naming the node when the graph cannot run.</summary>
     public static void Validate(InterventionGraph graph, NnSightModel model, IReadOnlyList<IReadOnlyList<TokenRow>> invocations,

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace NnSight.Intervention;
 
 /// <summary>What one position of a tensor index selects.</summary>
-public enum IndexKind
+internal enum IndexKind
 {
     /// <summary>One position (the dimension is removed); negative counts from the end.</summary>
     Single,
@@ -34,7 +34,7 @@ public enum IndexKind
 /// <param name="Stop">The slice stop.</param>
 /// <param name="Step">The slice step.</param>
 /// <param name="Values">The index tensor for <see cref="IndexKind.Tensor"/>.</param>
-public sealed record IndexSpec(IndexKind Kind, long? Start = null, long? Stop = null, long? Step = null, Tensor? Values = null)
+internal sealed record IndexSpec(IndexKind Kind, long? Start = null, long? Stop = null, long? Step = null, Tensor? Values = null)
 {
     private static readonly Type IndexType = typeof(TensorIndex);
     private static readonly FieldInfo KindField = Field("kind");

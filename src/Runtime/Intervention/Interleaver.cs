@@ -9,7 +9,7 @@ namespace NnSight.Intervention;
 /// <param name="Start">The first row.</param>
 /// <param name="Count">The number of rows.</param>
 /// <param name="RealLengths">Each row's real token count.</param>
-public sealed record InvocationRows(int Start, int Count, IReadOnlyList<long> RealLengths);
+internal sealed record InvocationRows(int Start, int Count, IReadOnlyList<long> RealLengths);
 
 /// <summary>
 /// Runs an intervention graph inside the model's forward passes. Hooks go only on the modules the graph reads or

@@ -48,7 +48,7 @@ public readonly record struct NodeRef(int Id);
 /// token (or from the end for <c>^</c> indices).</summary>
 /// <param name="Index">A single position, or null for a range.</param>
 /// <param name="Range">A range of positions, or null for a single one.</param>
-public sealed record TokenSelector(Index? Index, Range? Range);
+internal sealed record TokenSelector(Index? Index, Range? Range);
 
 /// <summary>
 /// One operation of the intervention graph: an op name from the op registry, its arguments (node references
@@ -89,7 +89,7 @@ public sealed class Node
     public SourceLocation? Source { get; }
 
     /// <summary>The local function of an <c>apply</c> node (never serialized).</summary>
-    public Func<Tensor, Tensor>? LocalFunction { get; }
+    internal Func<Tensor, Tensor>? LocalFunction { get; }
 
     /// <summary>Whether the value is kept after the run.</summary>
     public bool Saved { get; internal set; }

@@ -31,7 +31,7 @@ public sealed record GenerationOptions
     public int? PadTokenId { get; init; }
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first option out of its range.</summary>
-    public void Validate()
+    internal void Validate()
     {
         if (MaxNewTokens < 0)
         {

@@ -98,7 +98,7 @@ public abstract class NnSightModel
 
     /// <summary>The token rows of <paramref name="input"/> as an invocation would use them, checked against the model.</summary>
     /// <exception cref="ArgumentException">The input does not fit the model (an empty prompt, an id outside the vocabulary).</exception>
-    public IReadOnlyList<TokenRow> PrepareRows(InvocationInput input) => PrepareInput(input);
+    internal IReadOnlyList<TokenRow> PrepareRows(InvocationInput input) => PrepareInput(input);
 
     /// <summary>Turns one invocation's input into token rows, at once (so shapes are known while recording).</summary>
     protected internal abstract IReadOnlyList<TokenRow> PrepareInput(InvocationInput input);

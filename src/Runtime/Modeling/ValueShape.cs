@@ -47,7 +47,7 @@ public interface IShapeRules
 }
 
 /// <summary>Shape formatting shared by messages.</summary>
-public static class Shapes
+internal static class Shapes
 {
     /// <summary>A shape written as <c>[a, b, c]</c>.</summary>
     public static string Format(IEnumerable<long> dims) =>

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace NnSight.Serialization;
 
 /// <summary>The safetensors dtype names this reader and writer handle, and their TorchSharp element types.</summary>
-public static class SafetensorsDtypes
+internal static class SafetensorsDtypes
 {
     private static readonly (string Name, ScalarType Type, int Size)[] Table =
     [
