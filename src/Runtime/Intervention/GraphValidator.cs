@@ -1,5 +1,3 @@
-using static TorchSharp.torch;
-
 namespace NnSight.Intervention;
 
 /// <summary>Limits a received graph must stay within.</summary>
@@ -31,7 +29,7 @@ public static class GraphValidator
         {
             throw new GraphFormatException($"maxNewTokens is {generation.MaxNewTokens}; this server accepts 1 to {limits.MaxNewTokens}.");
         }
-        var constantBytes = graph.Nodes.SelectMany(node => node.Args).Sum(ConstantBytes);
+        var constantBytes = graph.Nodes.SelectMany(node => InterventionGraph.Constants(node.Args)).Sum(tensor => tensor.numel() * tensor.ElementSize);
         if (constantBytes > limits.MaxConstantBytes)
         {
             throw new GraphFormatException($"The graph's tensor constants hold {constantBytes} bytes; this server accepts at most {limits.MaxConstantBytes}.");
@@ -103,14 +101,6 @@ public static class GraphValidator
             throw Error(node, $"names module \"{path}\", which the model does not have");
         }
     }
-
-    private static long ConstantBytes(object? argument) => argument switch
-    {
-        Tensor tensor => tensor.numel() * tensor.ElementSize,
-        IndexSpec[] indices => indices.Sum(index => index.Values is { } values ? values.numel() * values.ElementSize : 0),
-        List<object?> list => list.Sum(ConstantBytes),
-        _ => 0,
-    };
 
     private static GraphFormatException Error(Node node, string problem) =>
         new($"Node {node.Id} ({node.Op}) {problem}.");
