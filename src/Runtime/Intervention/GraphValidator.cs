@@ -79,7 +79,7 @@ public static class GraphValidator
             OpKind.Setter => arguments.Count == 2 && arguments[1] is long[],
             OpKind.Element => arguments.Count == 2 && arguments[0] is NodeRef && arguments[1] is long,
             OpKind.InPlace => arguments.Count == 3 && arguments[0] is NodeRef && arguments[1] is IndexSpec[],
-            OpKind.Token => arguments.Count == 3 && arguments[0] is NodeRef && arguments[1] is TokenSelector && arguments[2] is long invocation && invocation < invocations,
+            OpKind.Token => arguments.Count == 3 && arguments[0] is NodeRef && arguments[1] is TokenSelector && arguments[2] is long,
             OpKind.ModuleCall => arguments.Count == 1 && arguments[0] is List<object?>,
             OpKind.Function => arguments.Count > 0,
             _ => false,
@@ -87,6 +87,10 @@ public static class GraphValidator
         if (!wellTyped)
         {
             throw Error(node, $"has arguments that \"{node.Op}\" does not take");
+        }
+        if (op.Kind == OpKind.Token && arguments[2] is long invocation && (invocation < 0 || invocation >= invocations))
+        {
+            throw Error(node, $"names invocation {invocation}, but the request has {invocations}");
         }
     }
 
