@@ -19,7 +19,7 @@ internal sealed class JobQueue(ServerConfig config, JobStore jobs, ResultStore r
     private readonly LinkedList<Job> _waiting = [];
     private readonly Dictionary<string, SemaphoreSlim> _modelLocks = config.Models.Keys.ToDictionary(id => id, _ => new SemaphoreSlim(1, 1));
 
-    /// <summary>Queues <paramref name="job"/>; false when the queue is full.</summary>
+    /// <summary>Queues <paramref name="job"/>; false, with the job ended in ERROR, when the queue is full.</summary>
     public bool TryEnqueue(Job job)
     {
         int position;
@@ -27,6 +27,7 @@ internal sealed class JobQueue(ServerConfig config, JobStore jobs, ResultStore r
         {
             if (!_channel.Writer.TryWrite(job))
             {
+                job.Report(RemoteJobStates.Error, message: "The queue is full.");
                 return false;
             }
             _waiting.AddLast(job);
@@ -43,7 +44,7 @@ internal sealed class JobQueue(ServerConfig config, JobStore jobs, ResultStore r
     {
         await foreach (var job in _channel.Reader.ReadAllAsync(stoppingToken))
         {
-            var gate = _modelLocks[job.Work.ModelId];
+            var gate = _modelLocks[job.ModelId];
             await gate.WaitAsync(stoppingToken);
             try
             {
@@ -61,7 +62,8 @@ internal sealed class JobQueue(ServerConfig config, JobStore jobs, ResultStore r
         }
     }
 
-    private void Run(Job job)
+    /// <summary>Runs <paramref name="job"/> on the calling thread and reports how it ended.</summary>
+    internal void Run(Job job)
     {
         var work = job.Work;
         job.Report(RemoteJobStates.Running);

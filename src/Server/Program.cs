@@ -74,7 +74,6 @@ app.MapPost("/v1/jobs", async (HttpRequest request, RequestParser parser, JobSto
     var job = jobs.Add(key, work);
     if (!queue.TryEnqueue(job))
     {
-        job.Report(RemoteJobStates.Error, message: "The queue is full.");
         return Error(StatusCodes.Status429TooManyRequests, $"The queue is full ({config.Limits.QueueLength} jobs); try again later.");
     }
     return Results.Json(job.Current, RemoteProtocol.Json, statusCode: StatusCodes.Status202Accepted);

@@ -205,7 +205,9 @@ public static class GraphSerializer
 
     private static void WriteTensor(Utf8JsonWriter writer, Tensor tensor)
     {
-        using var host = tensor.detach().cpu().contiguous();
+        // The scope also disposes the handles detach() and cpu() return along the way.
+        using var scope = NewDisposeScope();
+        var host = tensor.detach().cpu().contiguous();
         writer.WriteStartObject();
         writer.WriteString("dtype", host.dtype.ToString());
         writer.WriteStartArray("shape");

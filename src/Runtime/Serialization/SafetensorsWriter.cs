@@ -29,8 +29,9 @@ public static class SafetensorsWriter
                 }
                 foreach (var (_, tensor) in items)
                 {
-                    using var host = tensor.detach().cpu().contiguous();
-                    TensorMemory.ForEachChunk(host, (chunk, _) => stream.Write(chunk));
+                    // The scope also disposes the handles detach() and cpu() return along the way.
+                    using var scope = NewDisposeScope();
+                    TensorMemory.ForEachChunk(tensor.detach().cpu().contiguous(), (chunk, _) => stream.Write(chunk));
                 }
                 stream.Flush(flushToDisk: true);
             }
