@@ -27,16 +27,16 @@ public sealed class ServerProcess : IDisposable
     private readonly TemporaryFolder _folder;
     private Process _process;
 
-    public ServerProcess() : this(new TemporaryFolder(), new Dictionary<string, string>())
+    public ServerProcess() : this(new Dictionary<string, string>(), "responses")
     {
     }
 
-    private ServerProcess(TemporaryFolder folder, IReadOnlyDictionary<string, string> limits)
+    private ServerProcess(IReadOnlyDictionary<string, string> limits, string responsePath)
     {
-        _folder = folder;
+        _folder = new TemporaryFolder();
         Port = FreePort();
-        ResponsePath = folder.File("responses");
-        File.WriteAllText(ConfigPath, Config(limits));
+        ResponsePath = Path.GetFullPath(_folder.File(responsePath));
+        File.WriteAllText(ConfigPath, Config(limits, responsePath));
         _process = Start();
     }
 
@@ -49,7 +49,10 @@ public sealed class ServerProcess : IDisposable
     public string ConfigPath => _folder.File("config.yaml");
 
     /// <summary>A server with <paramref name="limits"/> overriding the defaults of the test config.</summary>
-    public static ServerProcess WithLimits(IReadOnlyDictionary<string, string> limits) => new(new TemporaryFolder(), limits);
+    public static ServerProcess WithLimits(IReadOnlyDictionary<string, string> limits) => new(limits, "responses");
+
+    /// <summary>A server whose RESPONSE_PATH is <paramref name="responsePath"/>, relative to its config file.</summary>
+    public static ServerProcess WithResponsePath(string responsePath) => new(new Dictionary<string, string>(), responsePath);
 
     public RemoteSettings Settings(string? apiKey = ApiKey) => new(Address, apiKey) { Progress = null };
 
@@ -63,8 +66,9 @@ public sealed class ServerProcess : IDisposable
     /// <summary>Starts the server again on the same port and folders.</summary>
     public void Restart()
     {
-        _process.Dispose();
+        var killed = _process;
         _process = Start();
+        killed.Dispose();
     }
 
     public bool HasExited => _process.HasExited;
@@ -79,7 +83,7 @@ public sealed class ServerProcess : IDisposable
         _folder.Dispose();
     }
 
-    private string Config(IReadOnlyDictionary<string, string> limits)
+    private string Config(IReadOnlyDictionary<string, string> limits, string responsePath)
     {
         var values = new Dictionary<string, string>
         {
@@ -99,7 +103,7 @@ public sealed class ServerProcess : IDisposable
         return $"""
             PORT: {Port}
             HOST: 127.0.0.1
-            RESPONSE_PATH: responses
+            RESPONSE_PATH: "{responsePath}"
             TORCH_THREADS: {TorchSharp.torch.get_num_threads()}
             MODELS:
               tiny-gpt2: {RepositoryPaths.TinyGpt2}

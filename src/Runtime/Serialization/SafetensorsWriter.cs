@@ -5,7 +5,7 @@ namespace NnSight.Serialization;
 
 /// <summary>
 /// Writes tensors to a <c>.safetensors</c> file atomically: the file is written under a temporary name in the same
-/// folder and renamed into place, so a reader never sees a partial file.
+/// folder (<c>.{file name}.{32 hex digits}.tmp</c>) and renamed into place, so a reader never sees a partial file.
 /// </summary>
 public static class SafetensorsWriter
 {
