@@ -124,7 +124,10 @@ app.MapGet("/v1/jobs/{id}/result", (string id, HttpRequest request, JobStore job
     };
 });
 
-await app.RunAsync();
+await app.StartAsync();
+Console.WriteLine($"NnSight server listening on {string.Join(", ", app.Urls)}, serving " +
+    $"{string.Join(", ", config.Models.Select(model => $"{model.Key} ({model.Value})"))}; results in {config.ResponsePath}");
+await app.WaitForShutdownAsync();
 return 0;
 
 static string? Authorized(HttpRequest request, ServerConfig config)

@@ -14,6 +14,15 @@ public sealed class ProtocolTests(TinyGpt2Fixture fixture, ServerProcess server)
 
     public void Dispose() => _client.Dispose();
 
+    [Fact]
+    public void At_start_the_server_says_where_it_listens_what_it_serves_and_where_results_go()
+    {
+        Assert.Equal(
+            $"NnSight server listening on http://127.0.0.1:{server.Port}, serving tiny-gpt2 ({RepositoryPaths.TinyGpt2}), " +
+            $"tiny-llama ({RepositoryPaths.TinyLlama}); results in {server.ResponsePath}",
+            server.StartupLine);
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("wrong-key")]
