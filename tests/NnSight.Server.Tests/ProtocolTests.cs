@@ -88,7 +88,8 @@ public sealed class ProtocolTests(TinyGpt2Fixture fixture, ServerProcess server)
         { "negative token position", HttpStatusCode.BadRequest, "Node 3: token position must not be negative." },
         { "token range past the prompt", HttpStatusCode.BadRequest, "Node 4: transformer.h.3.output[0].Token[0..50] selects positions outside the prompt's 10 token(s)." },
         { "tuple element past the end", HttpStatusCode.BadRequest, "Node 4: transformer.h.3.output[7]: the value has 2 elements." },
-        { "missing field", HttpStatusCode.BadRequest, "Node 1 is malformed: " },
+        { "missing field", HttpStatusCode.BadRequest, "Node 1: \"args\" is missing." },
+        { "field of the wrong kind", HttpStatusCode.BadRequest, "Node 1 is malformed: " },
     };
 
     [Theory]
@@ -197,6 +198,9 @@ public sealed class ProtocolTests(TinyGpt2Fixture fixture, ServerProcess server)
                 break;
             case "missing field":
                 nodes[1]!.AsObject().Remove("args");
+                break;
+            case "field of the wrong kind":
+                nodes[1]!["args"] = "node 0";
                 break;
         }
         return request.ToJsonString();

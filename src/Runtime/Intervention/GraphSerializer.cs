@@ -218,8 +218,8 @@ public static class GraphSerializer
     }
 
     /// <summary>
-    /// Reads one graph, keeping every tensor constant it creates so that a graph refused halfway leaves none alive.
-    /// Enum fields take their names only: <c>Enum.Parse</c> would also take any number, which no enum member may be.
+    /// Reads one graph, keeping every tensor constant it creates so that a graph refused halfway leaves none alive. Enum
+    /// fields take member names only (<c>Enum.Parse</c> also takes numbers, even ones no member has).
     /// </summary>
     private sealed class GraphReader(InterventionGraph graph)
     {
@@ -273,12 +273,12 @@ public static class GraphSerializer
 
         private void ReadNode(JsonElement element, int id)
         {
-            var declared = element.GetProperty("id").GetInt32();
+            var declared = Field(element, "id", id).GetInt32();
             if (declared != id)
             {
                 throw new GraphFormatException($"Node ids must count up from 0 in order; found {declared} at position {id}.");
             }
-            var op = element.GetProperty("op").GetString()!;
+            var op = Field(element, "op", id).GetString()!;
             if (!OpRegistry.Ops.TryGetValue(op, out var definition))
             {
                 throw new GraphFormatException($"Node {id}: \"{op}\" is not an op of the registry.");
@@ -291,18 +291,18 @@ public static class GraphSerializer
             if (element.TryGetProperty("access", out var accessElement))
             {
                 access = new ModuleAccess(
-                    accessElement.GetProperty("path").GetString()!,
-                    Name(accessElement.GetProperty("kind"), AccessKinds, id, "access kind"),
-                    NonNegative(accessElement.GetProperty("invocation").GetInt32(), id, "invocation"),
-                    NonNegative(accessElement.GetProperty("call").GetInt32(), id, "call"));
+                    Field(accessElement, "path", id).GetString()!,
+                    Name(Field(accessElement, "kind", id), AccessKinds, id, "access kind"),
+                    NonNegative(Field(accessElement, "invocation", id).GetInt32(), id, "invocation"),
+                    NonNegative(Field(accessElement, "call", id).GetInt32(), id, "call"));
             }
             if (access is null && definition.Kind is OpKind.Getter or OpKind.Setter or OpKind.ModuleCall)
             {
                 throw new GraphFormatException($"Node {id}: \"{op}\" needs a module access.");
             }
-            var args = element.GetProperty("args").EnumerateArray().Select(argument => ReadArgument(argument, id)).ToList();
+            var args = Field(element, "args", id).EnumerateArray().Select(argument => ReadArgument(argument, id)).ToList();
             SourceLocation? source = element.TryGetProperty("source", out var sourceElement)
-                ? new SourceLocation(sourceElement.GetProperty("file").GetString()!, sourceElement.GetProperty("line").GetInt32())
+                ? new SourceLocation(Field(sourceElement, "file", id).GetString()!, Field(sourceElement, "line", id).GetInt32())
                 : null;
             var node = graph.Add(op, args, access, source);
             node.Saved = element.TryGetProperty("saved", out var saved) && saved.GetBoolean();
@@ -336,7 +336,7 @@ public static class GraphSerializer
                 "index" => value.EnumerateArray().Select(index => ReadIndex(index, id)).ToArray(),
                 "token" => value.TryGetProperty("index", out var single)
                     ? new TokenSelector(ReadIndexValue(single, id), null)
-                    : new TokenSelector(null, new Range(ReadIndexValue(value.GetProperty("start"), id), ReadIndexValue(value.GetProperty("end"), id))),
+                    : new TokenSelector(null, new Range(ReadIndexValue(Field(value, "start", id), id), ReadIndexValue(Field(value, "end", id), id))),
                 "tensor" => ReadTensor(value, id),
                 "list" => value.EnumerateArray().Select(item => ReadArgument(item, id)).ToList(),
                 _ => throw new GraphFormatException($"Node {id}: unknown argument type \"{property.Name}\"."),
@@ -345,7 +345,7 @@ public static class GraphSerializer
 
         private IndexSpec ReadIndex(JsonElement element, int id)
         {
-            var kind = Name(element.GetProperty("kind"), IndexKinds, id, "index kind");
+            var kind = Name(Field(element, "kind", id), IndexKinds, id, "index kind");
             var hasTensor = element.TryGetProperty("tensor", out var tensor);
             if (hasTensor != (kind == IndexKind.Tensor))
             {
@@ -360,13 +360,13 @@ public static class GraphSerializer
             element.TryGetProperty(name, out var value) ? value.GetInt64() : null;
 
         private static Index ReadIndexValue(JsonElement element, int id) =>
-            new(NonNegative(element.GetProperty("value").GetInt32(), id, "token position"), element.GetProperty("fromEnd").GetBoolean());
+            new(NonNegative(Field(element, "value", id).GetInt32(), id, "token position"), Field(element, "fromEnd", id).GetBoolean());
 
         private Tensor ReadTensor(JsonElement element, int id)
         {
-            var dtype = Name(element.GetProperty("dtype"), Dtypes, id, "tensor dtype");
-            var shape = element.GetProperty("shape").EnumerateArray().Select(size => size.GetInt64()).ToArray();
-            var data = element.GetProperty("data").GetBytesFromBase64();
+            var dtype = Name(Field(element, "dtype", id), Dtypes, id, "tensor dtype");
+            var shape = Field(element, "shape", id).EnumerateArray().Select(size => size.GetInt64()).ToArray();
+            var data = Field(element, "data", id).GetBytesFromBase64();
             if (shape.Any(size => size < 0))
             {
                 throw new GraphFormatException($"Node {id}: a tensor constant has a negative size in {Shapes.Format(shape)}.");
@@ -389,6 +389,11 @@ public static class GraphSerializer
             }
             return tensor;
         }
+
+        private static JsonElement Field(JsonElement element, string name, int id) =>
+            element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value)
+                ? value
+                : throw new GraphFormatException($"Node {id}: \"{name}\" is missing.");
 
         private static int NonNegative(int value, int id, string name) =>
             value >= 0 ? value : throw new GraphFormatException($"Node {id}: {name} must not be negative.");
