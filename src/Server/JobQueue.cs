@@ -40,7 +40,8 @@ internal sealed class JobQueue(ServerConfig config, JobStore jobs, ResultStore r
 
     private async Task Work(CancellationToken stoppingToken)
     {
-        while (true)
+        // A stopping server finishes the jobs running but starts no more.
+        while (!stoppingToken.IsCancellationRequested)
         {
             Job? job;
             Task changed;
