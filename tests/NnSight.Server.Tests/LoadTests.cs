@@ -104,11 +104,13 @@ public sealed class LoadTests(TinyGpt2Fixture fixture, ServerProcess server)
                         : new JsonObject { ["maxNewTokens"] = number, ["topP"] = real, ["temperature"] = -real };
                     break;
                 case 9:
+                    node["op"] = "token";
                     node["args"] = new JsonArray(new JsonObject { ["node"] = 0 },
                         new JsonObject { ["token"] = new JsonObject { ["index"] = new JsonObject { ["value"] = number, ["fromEnd"] = real < 0 } } },
                         new JsonObject { ["int"] = -number });
                     break;
                 case 10:
+                    node["op"] = "to_dtype";
                     node["args"] = new JsonArray(new JsonObject { ["node"] = 0 }, new JsonObject { ["dtype"] = Name("Float16", number, text) });
                     break;
                 default:
