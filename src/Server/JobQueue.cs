@@ -1,39 +1,38 @@
-using System.Threading.Channels;
 using NnSight.Intervention;
 
 namespace NnSight.Server;
 
 /// <summary>
 /// The bounded queue of jobs and the workers that run them: CONCURRENT_JOBS at once, one at a time per model (hooks
-/// live on the model's modules), each under JOB_TIMEOUT_SECONDS. A job that fails or times out ends in ERROR with the
-/// model as it was (the runtime removes its hooks whatever happens). Each job runs on a thread of its own, so the
-/// thread pool stays free to answer status requests while models compute.
+/// live on the model's modules), each under JOB_TIMEOUT_SECONDS. A free worker takes the first waiting job whose model
+/// is idle, so jobs waiting for a busy model never hold back a job for an idle one, and each model's jobs still run in
+/// the order they came. A job that fails or times out ends in ERROR with the model as it was (the runtime removes its
+/// hooks whatever happens). Each job runs on a thread of its own, so the thread pool stays free to answer status
+/// requests while models compute.
 /// </summary>
 internal sealed class JobQueue(ServerConfig config, JobStore jobs, ResultStore results, ILogger<JobQueue> logger) : BackgroundService
 {
-    private readonly Channel<Job> _channel = Channel.CreateBounded<Job>(new BoundedChannelOptions(config.Limits.QueueLength)
-    {
-        FullMode = BoundedChannelFullMode.Wait,
-    });
-
+    private readonly object _gate = new();
     private readonly LinkedList<Job> _waiting = [];
-    private readonly Dictionary<string, SemaphoreSlim> _modelLocks = config.Models.Keys.ToDictionary(id => id, _ => new SemaphoreSlim(1, 1));
+    private readonly HashSet<string> _busyModels = new(StringComparer.Ordinal);
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Queues <paramref name="job"/>; false when the queue is full.</summary>
+    /// <summary>Queues <paramref name="job"/>; false, with the job ended in ERROR, when the queue is full.</summary>
     public bool TryEnqueue(Job job)
     {
-        int position;
-        lock (_waiting)
+        lock (_gate)
         {
-            if (!_channel.Writer.TryWrite(job))
+            if (_waiting.Count < config.Limits.QueueLength)
             {
-                return false;
+                _waiting.AddLast(job);
+                // Reported before any worker can see the job, so QUEUED always precedes RUNNING.
+                job.Report(RemoteJobStates.Queued, _waiting.Count);
+                WakeWorkers();
+                return true;
             }
-            _waiting.AddLast(job);
-            position = _waiting.Count;
         }
-        job.Report(RemoteJobStates.Queued, position);
-        return true;
+        job.Report(RemoteJobStates.Error, message: "The queue is full.");
+        return false;
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
@@ -41,27 +40,61 @@ internal sealed class JobQueue(ServerConfig config, JobStore jobs, ResultStore r
 
     private async Task Work(CancellationToken stoppingToken)
     {
-        await foreach (var job in _channel.Reader.ReadAllAsync(stoppingToken))
+        // A stopping server finishes the jobs running but starts no more.
+        while (!stoppingToken.IsCancellationRequested)
         {
-            var gate = _modelLocks[job.Work.ModelId];
-            await gate.WaitAsync(stoppingToken);
+            Job? job;
+            Task changed;
+            lock (_gate)
+            {
+                job = TakeRunnable();
+                changed = _changed.Task;
+            }
+            if (job is null)
+            {
+                await changed.WaitAsync(stoppingToken);
+                continue;
+            }
             try
             {
-                lock (_waiting)
-                {
-                    _waiting.Remove(job);
-                }
                 await Task.Factory.StartNew(() => Run(job), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             }
             finally
             {
-                gate.Release();
+                lock (_gate)
+                {
+                    _busyModels.Remove(job.ModelId);
+                    WakeWorkers();
+                }
             }
             jobs.Expire();
         }
     }
 
-    private void Run(Job job)
+    /// <summary>Removes and returns the first waiting job whose model is idle, marking the model busy; null if none.</summary>
+    private Job? TakeRunnable()
+    {
+        for (var node = _waiting.First; node is not null; node = node.Next)
+        {
+            if (_busyModels.Add(node.Value.ModelId))
+            {
+                _waiting.Remove(node);
+                return node.Value;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Wakes the idle workers (under the lock, so none misses a change between looking and waiting).</summary>
+    private void WakeWorkers()
+    {
+        var changed = _changed;
+        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        changed.SetResult();
+    }
+
+    /// <summary>Runs <paramref name="job"/> on the calling thread and reports how it ended.</summary>
+    internal void Run(Job job)
     {
         var work = job.Work;
         job.Report(RemoteJobStates.Running);

@@ -14,19 +14,36 @@ internal sealed record PreparedJob(string ModelId, LanguageModel Model, Interven
     IReadOnlyList<IReadOnlyList<TokenRow>> Invocations, GenerationOptions? Generation);
 
 /// <summary>
-/// One job: its work, the key that submitted it, and its status history, which status streams replay and follow.
+/// One job: its work, the key that submitted it, and its status history, which status streams replay and follow. The
+/// work (and its graph's tensor constants) is released when the job ends, while the status and result stay until they
+/// expire.
 /// </summary>
 internal sealed class Job(string id, string apiKey, PreparedJob work)
 {
     private readonly object _gate = new();
     private readonly List<RemoteStatus> _history = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private PreparedJob? _work = work;
 
     public string Id { get; } = id;
 
     public string ApiKey { get; } = apiKey;
 
-    public PreparedJob Work { get; } = work;
+    /// <summary>The served model the job runs on.</summary>
+    public string ModelId { get; } = work.ModelId;
+
+    /// <summary>What to run; only until the job ends.</summary>
+    /// <exception cref="InvalidOperationException">The job has ended.</exception>
+    public PreparedJob Work
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _work ?? throw new InvalidOperationException($"Job {Id} has ended; its work is released.");
+            }
+        }
+    }
 
     /// <summary>When the job reached COMPLETED or ERROR.</summary>
     public DateTimeOffset? Finished { get; private set; }
@@ -46,20 +63,23 @@ internal sealed class Job(string id, string apiKey, PreparedJob work)
         }
     }
 
-    /// <summary>Appends a status and wakes the status streams.</summary>
+    /// <summary>Appends a status and wakes the status streams; a final status releases the work and disposes its graph.</summary>
     public void Report(string status, int? position = null, string? message = null)
     {
         TaskCompletionSource changed;
+        PreparedJob? ended = null;
         lock (_gate)
         {
             _history.Add(new RemoteStatus(Id, status, position, message));
             if (RemoteJobStates.IsFinal(status))
             {
                 Finished = DateTimeOffset.UtcNow;
+                (ended, _work) = (_work, null);
             }
             changed = _changed;
             _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
+        ended?.Graph.Dispose();
         changed.TrySetResult();
     }
 

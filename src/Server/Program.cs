@@ -74,7 +74,6 @@ app.MapPost("/v1/jobs", async (HttpRequest request, RequestParser parser, JobSto
     var job = jobs.Add(key, work);
     if (!queue.TryEnqueue(job))
     {
-        job.Report(RemoteJobStates.Error, message: "The queue is full.");
         return Error(StatusCodes.Status429TooManyRequests, $"The queue is full ({config.Limits.QueueLength} jobs); try again later.");
     }
     return Results.Json(job.Current, RemoteProtocol.Json, statusCode: StatusCodes.Status202Accepted);
@@ -125,7 +124,10 @@ app.MapGet("/v1/jobs/{id}/result", (string id, HttpRequest request, JobStore job
     };
 });
 
-await app.RunAsync();
+await app.StartAsync();
+Console.WriteLine($"NnSight server listening on {string.Join(", ", app.Urls)}, serving " +
+    $"{string.Join(", ", config.Models.Select(model => $"{model.Key} ({model.Value})"))}; results in {config.ResponsePath}");
+await app.WaitForShutdownAsync();
 return 0;
 
 static string? Authorized(HttpRequest request, ServerConfig config)

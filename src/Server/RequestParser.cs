@@ -51,17 +51,23 @@ internal sealed class RequestParser(ServerConfig config, IReadOnlyDictionary<str
             }
             var invocations = ReadInvocations(Required(root, "invocations", JsonValueKind.Array), model);
             var generation = ReadGeneration(root);
-            InterventionGraph graph;
+            InterventionGraph? graph = null;
             try
             {
                 graph = GraphSerializer.Deserialize(Required(root, "graph", JsonValueKind.Object).GetRawText());
                 GraphValidator.Validate(graph, model, invocations, generation, _limits);
+                return new PreparedJob(modelId, model, graph, invocations, generation);
             }
             catch (GraphFormatException error)
             {
+                graph?.Dispose();
                 throw new RequestRejectedException(400, error.Message);
             }
-            return new PreparedJob(modelId, model, graph, invocations, generation);
+            catch
+            {
+                graph?.Dispose();
+                throw;
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using NnSight.Intervention;
 using NnSight.Serialization;
 using static TorchSharp.torch;
@@ -6,9 +7,11 @@ namespace NnSight.Server;
 
 /// <summary>
 /// Results under RESPONSE_PATH: written atomically (temporary file, then rename), so a reader never sees a partial
-/// file and a server killed mid-write leaves only a temporary file, which the next start removes.
+/// file and a server killed mid-write leaves only a temporary file. At start the server deletes the files of an
+/// earlier run, and only those: results (<c>{job id}.safetensors</c>) and their temporary files, so RESPONSE_PATH may
+/// be a folder shared with anything else, even the config file's own.
 /// </summary>
-internal sealed class ResultStore
+internal sealed partial class ResultStore
 {
     private readonly string _directory;
 
@@ -16,7 +19,7 @@ internal sealed class ResultStore
     {
         _directory = config.ResponsePath;
         Directory.CreateDirectory(_directory);
-        foreach (var orphan in Directory.EnumerateFiles(_directory))
+        foreach (var orphan in Directory.EnumerateFiles(_directory).Where(file => OwnFile().IsMatch(Path.GetFileName(file))))
         {
             File.Delete(orphan);
         }
@@ -33,4 +36,11 @@ internal sealed class ResultStore
     }
 
     public void Delete(string path) => File.Delete(path);
+
+    /// <summary>
+    /// A result (the job id is a Guid's 32 hex digits) or SafetensorsWriter's temporary file for one
+    /// (<c>.{file name}.{32 hex digits}.tmp</c>).
+    /// </summary>
+    [GeneratedRegex(@"^[0-9a-f]{32}\.safetensors$|^\.[0-9a-f]{32}\.safetensors\.[0-9a-f]{32}\.tmp$", RegexOptions.CultureInvariant)]
+    private static partial Regex OwnFile();
 }

@@ -16,7 +16,7 @@ public sealed class ServerConfig
     [YamlMember(Alias = "HOST")]
     public string Host { get; set; } = "127.0.0.1";
 
-    /// <summary>Where results are written (created if missing).</summary>
+    /// <summary>Where results are written (created if missing); at start only the server's own files there are deleted.</summary>
     [YamlMember(Alias = "RESPONSE_PATH")]
     public string ResponsePath { get; set; } = "responses";
 

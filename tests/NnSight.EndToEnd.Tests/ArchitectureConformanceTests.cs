@@ -3,7 +3,6 @@ using System.Runtime.CompilerServices;
 using NnSight.Models;
 using NnSight.Models.Gpt2;
 using NnSight.Models.Llama;
-using NnSight.Models.Loading;
 using NnSight.Models.Modules;
 using NnSight.Serialization;
 using NnSight.TestSupport;
@@ -72,11 +71,11 @@ internal static class DerivedCheckpoint
     {
         File.Copy(Path.Combine(RepositoryPaths.Root, "tests", "NnSight.EndToEnd.Tests", "Configs", config), Path.Combine(folder, "config.json"));
         File.Copy(Path.Combine(source, "generation_config.json"), Path.Combine(folder, "generation_config.json"));
-        using var weights = SafetensorsFile.Open(Path.Combine(source, SafetensorsCheckpoint.SingleFileName));
+        using var weights = SafetensorsFile.Open(Path.Combine(source, "model.safetensors"));
         var tensors = weights.Tensors.Keys.Where(keep).Select(name => new KeyValuePair<string, Tensor>(name, weights.Read(name))).ToList();
         try
         {
-            SafetensorsWriter.Write(Path.Combine(folder, SafetensorsCheckpoint.SingleFileName), tensors);
+            SafetensorsWriter.Write(Path.Combine(folder, "model.safetensors"), tensors);
         }
         finally
         {

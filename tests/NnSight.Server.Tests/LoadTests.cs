@@ -44,7 +44,7 @@ public sealed class LoadTests(TinyGpt2Fixture fixture, ServerProcess server)
     {
         using var client = new ServerClient(server);
         var valid = ServerClient.ValidRequest(fixture.Model).ToJsonString();
-        var mutation = Gen.Select(Gen.Int[0, 9], Gen.Int[0, 3], Gen.Int[-2, 40], Gen.String[0, 16], Gen.Double);
+        var mutation = Gen.Select(Gen.Int[0, 11], Gen.Int[0, 3], Gen.Int[-2, 40], Gen.String[0, 16], Gen.Double);
 
         mutation.Array[1, 6].Sample(mutations =>
         {
@@ -57,7 +57,10 @@ public sealed class LoadTests(TinyGpt2Fixture fixture, ServerProcess server)
         Assert.Equal(RemoteJobStates.Completed, client.WaitFinal(client.SubmitJob(valid)).Status);
     }
 
-    /// <summary>Applies generated edits to a valid request: ops, arguments, accesses, fields, truncation.</summary>
+    /// <summary>
+    /// Applies generated edits to a valid request: ops, arguments (tensors, indices, token selections, dtypes), accesses,
+    /// fields, truncation; enum fields get numbers as text and counts get negative values.
+    /// </summary>
     private static string Mutate(string valid, (int Kind, int Node, int Number, string Text, double Real)[] mutations)
     {
         var request = JsonNode.Parse(valid)!.AsObject();
@@ -78,22 +81,37 @@ public sealed class LoadTests(TinyGpt2Fixture fixture, ServerProcess server)
                     node["args"] = new JsonArray(new JsonObject { ["float"] = real }, JsonValue.Create(text), new JsonObject { ["ints"] = new JsonArray(number, -number) });
                     break;
                 case 3:
-                    node["access"] = new JsonObject { ["path"] = text, ["kind"] = number % 2 == 0 ? "output" : text, ["invocation"] = number, ["call"] = -number };
+                    node["access"] = new JsonObject { ["path"] = text, ["kind"] = Name("output", number, text), ["invocation"] = number, ["call"] = -number };
                     break;
                 case 4:
-                    node["args"] = new JsonArray(new JsonObject { ["tensor"] = new JsonObject { ["dtype"] = text, ["shape"] = new JsonArray(number), ["data"] = "AAAA" } });
+                    node["args"] = new JsonArray(new JsonObject { ["tensor"] = new JsonObject { ["dtype"] = Name("Float32", number, text), ["shape"] = new JsonArray(number), ["data"] = "AAAA" } });
                     break;
                 case 5:
-                    node["args"] = new JsonArray(new JsonObject { ["index"] = new JsonArray(new JsonObject { ["kind"] = text, ["start"] = number }) });
+                    node["args"] = new JsonArray(new JsonObject { ["index"] = new JsonArray(new JsonObject { ["kind"] = Name("single", number, text), ["start"] = number }) });
                     break;
                 case 6:
                     node["id"] = number;
                     break;
                 case 7:
-                    request["invocations"] = new JsonArray(new JsonArray(new JsonObject { ["ids"] = new JsonArray(number, number), ["mask"] = new JsonArray(number) }));
+                    request["invocations"] = new JsonArray(new JsonArray(new JsonObject
+                    {
+                        ["ids"] = new JsonArray(number, number), ["mask"] = number % 2 == 0 ? new JsonArray(1, 1) : new JsonArray(number),
+                    }));
                     break;
                 case 8:
-                    request["generation"] = new JsonObject { ["maxNewTokens"] = number, ["topP"] = real, ["temperature"] = -real };
+                    request["generation"] = number % 2 == 0
+                        ? new JsonObject { ["maxNewTokens"] = number }
+                        : new JsonObject { ["maxNewTokens"] = number, ["topP"] = real, ["temperature"] = -real };
+                    break;
+                case 9:
+                    node["op"] = "token";
+                    node["args"] = new JsonArray(new JsonObject { ["node"] = 0 },
+                        new JsonObject { ["token"] = new JsonObject { ["index"] = new JsonObject { ["value"] = number, ["fromEnd"] = real < 0 } } },
+                        new JsonObject { ["int"] = -number });
+                    break;
+                case 10:
+                    node["op"] = "to_dtype";
+                    node["args"] = new JsonArray(new JsonObject { ["node"] = 0 }, new JsonObject { ["dtype"] = Name("Float16", number, text) });
                     break;
                 default:
                     truncate = Math.Abs(number) * 37;
@@ -103,6 +121,17 @@ public sealed class LoadTests(TinyGpt2Fixture fixture, ServerProcess server)
         var text2 = request.ToJsonString();
         return truncate >= 0 && truncate < text2.Length ? text2[..truncate] : text2;
     }
+
+    /// <summary>
+    /// An enum field's value: a valid name, generated text, or a number as text (which <c>Enum.Parse</c> takes), small
+    /// (often a defined value) or past every defined value.
+    /// </summary>
+    private static string Name(string valid, int number, string text) => (number % 3) switch
+    {
+        0 => valid,
+        1 or -1 => text,
+        _ => (number % 2 == 0 ? number : number + 60).ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
 
     private static TorchSharp.torch.Tensor Run(LanguageModel model, string prompt, int layer, RemoteSettings? remote)
     {

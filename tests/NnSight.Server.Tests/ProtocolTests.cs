@@ -14,6 +14,15 @@ public sealed class ProtocolTests(TinyGpt2Fixture fixture, ServerProcess server)
 
     public void Dispose() => _client.Dispose();
 
+    [Fact]
+    public void At_start_the_server_says_where_it_listens_what_it_serves_and_where_results_go()
+    {
+        Assert.Equal(
+            $"NnSight server listening on http://127.0.0.1:{server.Port}, serving tiny-gpt2 ({RepositoryPaths.TinyGpt2}), " +
+            $"tiny-llama ({RepositoryPaths.TinyLlama}); results in {server.ResponsePath}",
+            server.StartupLine);
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("wrong-key")]
@@ -70,6 +79,17 @@ public sealed class ProtocolTests(TinyGpt2Fixture fixture, ServerProcess server)
         { "token outside the vocabulary", HttpStatusCode.BadRequest, "Token id 99999 is outside the vocabulary" },
         { "step past the generation", HttpStatusCode.BadRequest, "names forward pass 5, but the run has 1" },
         { "oversized request", HttpStatusCode.RequestEntityTooLarge, "larger than this server accepts (4194304 bytes)" },
+        { "numeric tensor dtype", HttpStatusCode.BadRequest, "Node 3: tensor dtype \"99\" is not one of Float64, Float32, " },
+        { "numeric dtype argument", HttpStatusCode.BadRequest, "Node 3: dtype \"6\" is not one of Float64, Float32, " },
+        { "numeric access kind", HttpStatusCode.BadRequest, "Node 0: access kind \"1\" is not one of output, input, inputs." },
+        { "numeric index kind", HttpStatusCode.BadRequest, "Node 3: index kind \"0\" is not one of single, slice, ellipsis, newaxis, bool, tensor." },
+        { "tensor index without its tensor", HttpStatusCode.BadRequest, "Node 3: a tensor index needs its \"tensor\"." },
+        { "negative token invocation", HttpStatusCode.BadRequest, "Node 3 (token) names invocation -1, but the request has 1." },
+        { "negative token position", HttpStatusCode.BadRequest, "Node 3: token position must not be negative." },
+        { "token range past the prompt", HttpStatusCode.BadRequest, "Node 4: transformer.h.3.output[0].Token[0..50] selects positions outside the prompt's 10 token(s)." },
+        { "tuple element past the end", HttpStatusCode.BadRequest, "Node 4: transformer.h.3.output[7]: the value has 2 elements." },
+        { "missing field", HttpStatusCode.BadRequest, "Node 1: \"args\" is missing." },
+        { "field of the wrong kind", HttpStatusCode.BadRequest, "Node 1 is malformed: " },
     };
 
     [Theory]
@@ -134,6 +154,53 @@ public sealed class ProtocolTests(TinyGpt2Fixture fixture, ServerProcess server)
                 break;
             case "oversized request":
                 request["padding"] = new string('x', 5 << 20);
+                break;
+            case "numeric tensor dtype":
+                nodes.Add(Node(nodes.Count, "neg", new JsonObject { ["tensor"] = new JsonObject
+                {
+                    ["dtype"] = "99", ["shape"] = new JsonArray(1), ["data"] = "AAAAAA==",
+                } }));
+                break;
+            case "numeric dtype argument":
+                nodes.Add(Node(nodes.Count, "to_dtype", new JsonObject { ["node"] = 1 }, new JsonObject { ["dtype"] = "6" }));
+                break;
+            case "numeric access kind":
+                nodes[0]!["access"]!["kind"] = "1";
+                break;
+            case "numeric index kind":
+                nodes.Add(Node(nodes.Count, "index", new JsonObject { ["node"] = 1 },
+                    new JsonObject { ["index"] = new JsonArray(new JsonObject { ["kind"] = "0", ["start"] = 0 }) }));
+                break;
+            case "tensor index without its tensor":
+                nodes.Add(Node(nodes.Count, "index", new JsonObject { ["node"] = 1 },
+                    new JsonObject { ["index"] = new JsonArray(new JsonObject { ["kind"] = "tensor" }) }));
+                break;
+            case "negative token invocation":
+                nodes.Add(Node(nodes.Count, "token", new JsonObject { ["node"] = 1 },
+                    new JsonObject { ["token"] = new JsonObject { ["index"] = new JsonObject { ["value"] = 0, ["fromEnd"] = false } } },
+                    new JsonObject { ["int"] = -1 }));
+                break;
+            case "negative token position":
+                nodes.Add(Node(nodes.Count, "token", new JsonObject { ["node"] = 1 },
+                    new JsonObject { ["token"] = new JsonObject { ["index"] = new JsonObject { ["value"] = -1, ["fromEnd"] = false } } },
+                    new JsonObject { ["int"] = 0 }));
+                break;
+            case "token range past the prompt":
+                nodes.Add(Node(nodes.Count, "token", new JsonObject { ["node"] = 1 }, new JsonObject { ["token"] = new JsonObject
+                {
+                    ["start"] = new JsonObject { ["value"] = 0, ["fromEnd"] = false }, ["end"] = new JsonObject { ["value"] = 50, ["fromEnd"] = false },
+                } }, new JsonObject { ["int"] = 0 }));
+                nodes.Add(Node(nodes.Count, "neg", new JsonObject { ["node"] = 3 }));
+                break;
+            case "tuple element past the end":
+                nodes.Add(Node(nodes.Count, "getitem", new JsonObject { ["node"] = 0 }, new JsonObject { ["int"] = 7 }));
+                nodes.Add(Node(nodes.Count, "neg", new JsonObject { ["node"] = 3 }));
+                break;
+            case "missing field":
+                nodes[1]!.AsObject().Remove("args");
+                break;
+            case "field of the wrong kind":
+                nodes[1]!["args"] = "node 0";
                 break;
         }
         return request.ToJsonString();

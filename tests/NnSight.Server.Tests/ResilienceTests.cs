@@ -104,6 +104,34 @@ public sealed class ResilienceTests(TinyGpt2Fixture fixture) : IClassFixture<Tin
         TensorAssert.Close(Saved(remote: null), Saved(server.Settings()), ServerProcess.Rtol, ServerProcess.Atol, "a job after the restart");
     }
 
+    [Fact]
+    public void A_server_writing_results_next_to_its_config_removes_only_its_own_files_at_start()
+    {
+        using var server = ServerProcess.WithResponsePath(".");
+        using var client = new ServerClient(server);
+        var job = client.SubmitJob(ServerClient.ValidRequest(_model).ToJsonString());
+        Assert.Equal(RemoteJobStates.Completed, client.WaitFinal(job).Status);
+        var result = Path.Combine(server.ResponsePath, job + ".safetensors");
+        Assert.True(File.Exists(result));
+
+        server.Kill();
+        // What SafetensorsWriter leaves behind when the process dies between writing and renaming.
+        var temporary = Path.Combine(server.ResponsePath, $".{Guid.NewGuid():N}.safetensors.{Guid.NewGuid():N}.tmp");
+        File.WriteAllText(temporary, "partial");
+        string[] unrelated = ["notes.txt", "model.safetensors", ".cache.tmp", $"{Guid.NewGuid():N}.safetensors.bak", $"{Guid.NewGuid():N}"[1..] + ".safetensors"];
+        foreach (var name in unrelated)
+        {
+            File.WriteAllText(Path.Combine(server.ResponsePath, name), name);
+        }
+        server.Restart();
+
+        Assert.False(File.Exists(result));
+        Assert.False(File.Exists(temporary));
+        Assert.True(File.Exists(server.ConfigPath));
+        Assert.All(unrelated, name => Assert.Equal(name, File.ReadAllText(Path.Combine(server.ResponsePath, name))));
+        Assert.Equal(RemoteJobStates.Completed, client.WaitFinal(client.SubmitJob(ServerClient.ValidRequest(_model).ToJsonString())).Status);
+    }
+
     private static string ReadBody(HttpResponseMessage response)
     {
         using var reader = new StreamReader(response.Content.ReadAsStream());

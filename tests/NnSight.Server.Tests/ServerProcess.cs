@@ -7,7 +7,7 @@ namespace NnSight.Server.Tests;
 
 /// <summary>
 /// The real NnSight server as its own process on 127.0.0.1 with a fresh port, RESPONSE_PATH and config serving the
-/// bundled tiny GPT-2 and tiny Llama. Disposing kills it and deletes its folder.
+/// bundled tiny GPT-2 and tiny Llama, ready once it says it listens. Disposing kills it and deletes its folder.
 /// </summary>
 /// <remarks>
 /// The server runs libtorch with this test process's thread count (TORCH_THREADS): reductions split over a different
@@ -27,20 +27,26 @@ public sealed class ServerProcess : IDisposable
     private readonly TemporaryFolder _folder;
     private Process _process;
 
-    public ServerProcess() : this(new TemporaryFolder(), new Dictionary<string, string>())
+    public ServerProcess() : this(new Dictionary<string, string>(), "responses")
     {
     }
 
-    private ServerProcess(TemporaryFolder folder, IReadOnlyDictionary<string, string> limits)
+    private ServerProcess(IReadOnlyDictionary<string, string> limits, string responsePath)
     {
-        _folder = folder;
+        _folder = new TemporaryFolder();
         Port = FreePort();
-        ResponsePath = folder.File("responses");
-        File.WriteAllText(ConfigPath, Config(limits));
+        ResponsePath = Path.GetFullPath(_folder.File(responsePath));
+        File.WriteAllText(ConfigPath, Config(limits, responsePath));
         _process = Start();
     }
 
+    /// <summary>The beginning of the line the server writes to standard output once it listens.</summary>
+    public const string ListeningPrefix = "NnSight server listening on ";
+
     public int Port { get; }
+
+    /// <summary>The line the server wrote when it last started listening.</summary>
+    public string StartupLine { get; private set; } = "";
 
     public string ResponsePath { get; }
 
@@ -49,7 +55,10 @@ public sealed class ServerProcess : IDisposable
     public string ConfigPath => _folder.File("config.yaml");
 
     /// <summary>A server with <paramref name="limits"/> overriding the defaults of the test config.</summary>
-    public static ServerProcess WithLimits(IReadOnlyDictionary<string, string> limits) => new(new TemporaryFolder(), limits);
+    public static ServerProcess WithLimits(IReadOnlyDictionary<string, string> limits) => new(limits, "responses");
+
+    /// <summary>A server whose RESPONSE_PATH is <paramref name="responsePath"/>, relative to its config file.</summary>
+    public static ServerProcess WithResponsePath(string responsePath) => new(new Dictionary<string, string>(), responsePath);
 
     public RemoteSettings Settings(string? apiKey = ApiKey) => new(Address, apiKey) { Progress = null };
 
@@ -63,8 +72,9 @@ public sealed class ServerProcess : IDisposable
     /// <summary>Starts the server again on the same port and folders.</summary>
     public void Restart()
     {
-        _process.Dispose();
+        var killed = _process;
         _process = Start();
+        killed.Dispose();
     }
 
     public bool HasExited => _process.HasExited;
@@ -79,7 +89,7 @@ public sealed class ServerProcess : IDisposable
         _folder.Dispose();
     }
 
-    private string Config(IReadOnlyDictionary<string, string> limits)
+    private string Config(IReadOnlyDictionary<string, string> limits, string responsePath)
     {
         var values = new Dictionary<string, string>
         {
@@ -99,7 +109,7 @@ public sealed class ServerProcess : IDisposable
         return $"""
             PORT: {Port}
             HOST: 127.0.0.1
-            RESPONSE_PATH: responses
+            RESPONSE_PATH: "{responsePath}"
             TORCH_THREADS: {TorchSharp.torch.get_num_threads()}
             MODELS:
               tiny-gpt2: {RepositoryPaths.TinyGpt2}
@@ -112,6 +122,7 @@ public sealed class ServerProcess : IDisposable
             """;
     }
 
+    /// <summary>Starts the server and waits until it says it listens (the line <see cref="StartupLine"/>).</summary>
     private Process Start()
     {
         var server = Path.Combine(RepositoryPaths.Root, "src", "Server", "bin", Configuration, "net10.0", "NnSight.Server.dll");
@@ -121,31 +132,30 @@ public sealed class ServerProcess : IDisposable
             RedirectStandardError = true,
         };
         var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        var listening = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, line) =>
+        {
+            if (line.Data is null || line.Data.StartsWith(ListeningPrefix, StringComparison.Ordinal))
+            {
+                listening.TrySetResult(line.Data);
+            }
+        };
+        process.ErrorDataReceived += (_, line) => errors.Enqueue(line.Data ?? "");
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        using var http = new HttpClient();
-        for (var attempt = 0; attempt < 300; attempt++)
+        if (!listening.Task.Wait(TimeSpan.FromSeconds(60)))
         {
-            if (process.HasExited)
-            {
-                throw new InvalidOperationException($"The server exited with {process.ExitCode} before it was ready.");
-            }
-            try
-            {
-                if (http.GetStringAsync(new Uri(Address, "health")).GetAwaiter().GetResult() == "ok")
-                {
-                    return process;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                Thread.Sleep(100);
-            }
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"The server did not say it listens within 60 s: {string.Join("\n", errors)}");
         }
-        process.Kill(entireProcessTree: true);
-        throw new TimeoutException("The server did not answer /health within 30 s.");
+        if (listening.Task.Result is not { } line)
+        {
+            process.WaitForExit();
+            throw new InvalidOperationException($"The server exited with {process.ExitCode} before it was ready: {string.Join("\n", errors)}");
+        }
+        StartupLine = line;
+        return process;
     }
 
     private static int FreePort()

@@ -158,8 +158,9 @@ public sealed class ExecutionTests(TinyGpt2Fixture fixture) : IClassFixture<Tiny
     }
 
     [Fact]
-    public void After_a_run_only_the_saved_values_and_the_output_are_alive()
+    public void After_a_run_only_the_saved_values_and_the_output_are_alive_graph_constants_included()
     {
+        using var bias = ones(64);
         var statistics = DisposeScopeManager.Statistics;
         var before = statistics.ThreadTotalLiveCount;
         Tensor output;
@@ -169,7 +170,8 @@ public sealed class ExecutionTests(TinyGpt2Fixture fixture) : IClassFixture<Tiny
             using (tracer.Invoke(Eiffel))
             {
                 saved = [Block(0).Output[0].Save(), Block(2).Output[0].softmax(-1).sum().Save(), _model.Envoy("lm_head").Output[.., ^1].Save()];
-                var unused = (Block(1).Output[0] * 2).mean(1);
+                var unused = (Block(1).Output[0] * 2 + bias).mean(1);
+                Block(2).Output[0][.., 0] = bias;
             }
             tracer.Dispose();
             output = tracer.Output;

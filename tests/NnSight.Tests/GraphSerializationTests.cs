@@ -1,6 +1,8 @@
 using NnSight.Intervention;
 using NnSight.Models;
+using NnSight.Serialization;
 using NnSight.TestSupport;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace NnSight.Tests;
@@ -16,6 +18,7 @@ public sealed class GraphSerializationTests(TinyGpt2Fixture fixture) : IClassFix
         using var generator = new Generator(5);
         using var noise = randn(1, 14, 64, generator: generator) * 0.01;
         var saved = new List<TensorProxy>();
+        string json;
         var tracer = _model.Trace();
         using (tracer)
         {
@@ -36,10 +39,10 @@ public sealed class GraphSerializationTests(TinyGpt2Fixture fixture) : IClassFix
                 saved.Add(indices.Save());
                 saved.Add(_model.Envoy("lm_head").Call(_model.Envoy("transformer.ln_f").Call(_model.Envoy("transformer.h")[^1].Output[0])).mean(1).Save());
             }
+            json = GraphSerializer.Serialize(tracer.Graph);
         }
 
-        var json = GraphSerializer.Serialize(tracer.Graph);
-        var graph = GraphSerializer.Deserialize(json);
+        using var graph = GraphSerializer.Deserialize(json);
         Assert.Equal(json, GraphSerializer.Serialize(graph));
         var rows = tracer.Inputs.Select(input => (IReadOnlyList<TokenRow>)((InvocationInput.Text)input).Prompts
             .Select(prompt => new TokenRow([.. _model.RequireTokenizer().Encode(prompt).Select(id => (long)id)])).ToList()).ToList();
@@ -100,5 +103,47 @@ public sealed class GraphSerializationTests(TinyGpt2Fixture fixture) : IClassFix
         var error = Assert.Throws<GraphFormatException>(() => GraphSerializer.Deserialize(json));
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_graph_disposes_its_tensor_constants_and_a_graph_refused_halfway_leaves_none_alive()
+    {
+        var statistics = DisposeScopeManager.Statistics;
+        var before = statistics.ThreadTotalLiveCount;
+        var graph = new InterventionGraph();
+        graph.Add("add", [new NodeRef(0), zeros(2)]);
+        graph.Add("index", [new NodeRef(0), new[] { new IndexSpec(IndexKind.Tensor, Values: tensor(new long[] { 1 })) }]);
+        graph.Add("cat", [new List<object?> { new NodeRef(0), ones(2) }, 0L]);
+        Assert.Equal(before + 3, statistics.ThreadTotalLiveCount);
+
+        graph.Dispose();
+        Assert.Equal(before, statistics.ThreadTotalLiveCount);
+        Assert.Throws<GraphFormatException>(() => GraphSerializer.Deserialize("""
+            {"format":"nnsight-graph","version":1,"nodes":[{"id":0,"op":"neg","args":[
+              {"tensor":{"dtype":"Float32","shape":[1],"data":"AAAAAA=="}},
+              {"index":[{"kind":"tensor","tensor":{"dtype":"Int64","shape":[1],"data":"AAAAAAAAAAA="}},{"kind":"single","tensor":{}}]}]}]}
+            """));
+        Assert.Equal(before, statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
+    public void Serializing_a_graph_and_reading_or_writing_tensors_leave_no_handle_alive()
+    {
+        using var folder = new TemporaryFolder();
+        using var constant = ones(2, 3);
+        using var ids = tensor(new long[] { 464, 412, 733 });
+        var statistics = DisposeScopeManager.Statistics;
+        var before = statistics.ThreadTotalLiveCount;
+
+        using (var graph = new InterventionGraph())
+        {
+            graph.Add("neg", [constant.alias().DetachFromDisposeScope()]);
+            GraphSerializer.Serialize(graph);
+        }
+        SafetensorsWriter.Write(folder.File("constant.safetensors"), [new("constant", constant)]);
+        var rows = InvocationInput.FromTensor(ids);
+
+        Assert.Equal([464L, 412, 733], rows.Rows[0].Ids);
+        Assert.Equal(before, statistics.ThreadTotalLiveCount);
     }
 }

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace NnSight.Models.Configuration;
 
 /// <summary>Reads a HuggingFace <c>config.json</c> into the config record of its <c>model_type</c>.</summary>
-public static class ConfigReader
+internal static class ConfigReader
 {
     private static readonly JsonSerializerOptions Options = new()
     {

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace NnSight.Models.Configuration;
 
 /// <summary>The architectures this library implements, by HuggingFace <c>model_type</c>.</summary>
-public static class ModelArchitectures
+internal static class ModelArchitectures
 {
     /// <summary>One architecture: its config record type and how to build its root module.</summary>
     /// <param name="ModelType">The <c>model_type</c> of its config.json.</param>

@@ -37,7 +37,7 @@ public sealed partial class GPT2LMHeadModel : CausalLanguageModel
     public override PretrainedConfig Config => _config;
 
     /// <inheritdoc />
-    public override CheckpointLayout CheckpointLayout => new(
+    internal override CheckpointLayout CheckpointLayout => new(
         BasePrefix: "transformer.",
         IgnoredTensors: IgnoredBuffers(),
         TransposedWeights: Conv1DWeights(),

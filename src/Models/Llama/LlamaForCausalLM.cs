@@ -39,7 +39,7 @@ public sealed partial class LlamaForCausalLM : CausalLanguageModel
     public override PretrainedConfig Config => _config;
 
     /// <inheritdoc />
-    public override CheckpointLayout CheckpointLayout => new(
+    internal override CheckpointLayout CheckpointLayout => new(
         BasePrefix: "model.",
         IgnoredTensors: RotaryBuffers(),
         TransposedWeights: null,

@@ -36,7 +36,7 @@ public sealed class LlamaRotaryEmbedding : nn.Module<Tensor, Tensor, (Tensor Cos
     }
 
     /// <summary>The <c>head_dim / 2</c> inverse frequencies used for a sequence of <paramref name="sequenceLength"/> positions.</summary>
-    public double[] InverseFrequencies(long sequenceLength)
+    internal double[] InverseFrequencies(long sequenceLength)
     {
         var theta = _theta;
         if (_scaling is { Kind: "dynamic", Factor: { } dynamicFactor } && sequenceLength > _maxPositionEmbeddings)

@@ -45,7 +45,7 @@ public sealed record RopeScaling
     public string Kind => RopeType ?? Type ?? "default";
 
     /// <summary>Throws a <see cref="ConfigException"/> naming the key that is unsupported or missing.</summary>
-    public void Validate(string architecture)
+    internal void Validate(string architecture)
     {
         var kindKey = RopeType is null && Type is not null ? "rope_scaling.type" : "rope_scaling.rope_type";
         if (!SupportedKinds.Contains(Kind))

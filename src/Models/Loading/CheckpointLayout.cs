@@ -10,7 +10,7 @@ namespace NnSight.Models.Loading;
 /// <param name="IgnoredTensors">Stored tensors that are not parameters (old causal-mask buffers, rotary caches).</param>
 /// <param name="TransposedWeights">Weights stored as [in, out] (HuggingFace's Conv1D) that the module keeps as [out, in].</param>
 /// <param name="TiedTensors">state_dict keys that share another parameter and need not be stored.</param>
-public sealed record CheckpointLayout(
+internal sealed record CheckpointLayout(
     string BasePrefix,
     Regex? IgnoredTensors,
     Regex? TransposedWeights,

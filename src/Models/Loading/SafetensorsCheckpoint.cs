@@ -8,7 +8,7 @@ namespace NnSight.Models.Loading;
 /// A model folder's weights: <c>model.safetensors</c>, or the shards named by <c>model.safetensors.index.json</c>.
 /// Every file is validated when the checkpoint is opened.
 /// </summary>
-public sealed class SafetensorsCheckpoint : IDisposable
+internal sealed class SafetensorsCheckpoint : IDisposable
 {
     /// <summary>The single-file checkpoint name.</summary>
     public const string SingleFileName = "model.safetensors";

@@ -7,7 +7,7 @@ namespace NnSight.Models.Modules;
 /// HuggingFace's activation names (<c>ACT2FN</c>) mapped to modules, so a config's <c>activation_function</c> or
 /// <c>hidden_act</c> picks the same function HuggingFace would.
 /// </summary>
-public static class Activations
+internal static class Activations
 {
     private static readonly Dictionary<string, Func<nn.Module<Tensor, Tensor>>> Factories = new(StringComparer.Ordinal)
     {
@@ -39,7 +39,7 @@ public static class Activations
 }
 
 /// <summary>GPT-2's tanh approximation of GELU, computed as HuggingFace's <c>NewGELUActivation</c> does.</summary>
-public sealed class NewGELUActivation : nn.Module<Tensor, Tensor>
+internal sealed class NewGELUActivation : nn.Module<Tensor, Tensor>
 {
     private static readonly double SqrtTwoOverPi = Math.Sqrt(2.0 / Math.PI);
 
@@ -58,7 +58,7 @@ public sealed class NewGELUActivation : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>HuggingFace's <c>FastGELUActivation</c>: the tanh approximation with folded constants.</summary>
-public sealed class FastGELUActivation : nn.Module<Tensor, Tensor>
+internal sealed class FastGELUActivation : nn.Module<Tensor, Tensor>
 {
     /// <summary>Creates the activation.</summary>
     public FastGELUActivation() : base(nameof(FastGELUActivation))
@@ -75,7 +75,7 @@ public sealed class FastGELUActivation : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>HuggingFace's <c>QuickGELUActivation</c>: x · sigmoid(1.702 x).</summary>
-public sealed class QuickGELUActivation : nn.Module<Tensor, Tensor>
+internal sealed class QuickGELUActivation : nn.Module<Tensor, Tensor>
 {
     /// <summary>Creates the activation.</summary>
     public QuickGELUActivation() : base(nameof(QuickGELUActivation))

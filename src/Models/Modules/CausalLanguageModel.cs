@@ -27,7 +27,7 @@ public abstract class CausalLanguageModel : nn.Module<Tensor, KeyValueCache?, Te
     public abstract PretrainedConfig Config { get; }
 
     /// <summary>How checkpoint tensor names and layouts map onto this module's state_dict.</summary>
-    public abstract CheckpointLayout CheckpointLayout { get; }
+    internal abstract CheckpointLayout CheckpointLayout { get; }
 
     /// <summary>The output and input shapes of every module, from the config, for proxies' <c>shape</c>.</summary>
     public abstract IShapeRules ShapeRules { get; }
@@ -46,7 +46,7 @@ public abstract class CausalLanguageModel : nn.Module<Tensor, KeyValueCache?, Te
     protected abstract Embedding TokenEmbedding { get; }
 
     /// <summary>Makes the head share the token embedding's weight when <c>tie_word_embeddings</c> is true.</summary>
-    public void TieWeights()
+    internal void TieWeights()
     {
         if (Config.TieWordEmbeddings)
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using NnSight.Serialization;
 using static TorchSharp.torch;
 
 namespace NnSight.Intervention;
@@ -17,9 +18,11 @@ public static class GraphSerializer
 
     /// <summary>Writes <paramref name="graph"/> as JSON.</summary>
     /// <exception cref="GraphFormatException">The graph runs local code.</exception>
+    /// <exception cref="ObjectDisposedException">The graph's tracing context has ended, releasing its tensor constants.</exception>
     public static string Serialize(InterventionGraph graph)
     {
         ArgumentNullException.ThrowIfNull(graph);
+        ObjectDisposedException.ThrowIf(graph.IsDisposed, graph);
         using var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer))
         {
@@ -37,34 +40,21 @@ public static class GraphSerializer
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 
-    /// <summary>Reads a graph written by <see cref="Serialize"/>.</summary>
-    /// <exception cref="GraphFormatException">The text is not a valid graph of this version.</exception>
+    /// <summary>Reads a graph written by <see cref="Serialize"/>; the caller owns (and disposes) the graph.</summary>
+    /// <exception cref="GraphFormatException">The text is not a valid graph of this version; the message names the node.</exception>
     public static InterventionGraph Deserialize(string json)
     {
+        var graph = new InterventionGraph();
+        var reader = new GraphReader(graph);
         try
         {
-            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 64 });
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("format", out var format) || format.GetString() != FormatName)
-            {
-                throw new GraphFormatException($"This is not an intervention graph (the \"format\" field must be \"{FormatName}\").");
-            }
-            var version = root.GetProperty("version").GetInt32();
-            if (version != InterventionGraph.FormatVersion)
-            {
-                throw new GraphFormatException($"The graph is format version {version}; this runtime reads version {InterventionGraph.FormatVersion}.");
-            }
-            var graph = new InterventionGraph();
-            foreach (var element in root.GetProperty("nodes").EnumerateArray())
-            {
-                ReadNode(graph, element);
-            }
+            reader.Read(json);
             return graph;
         }
-        catch (Exception error) when (error is JsonException or KeyNotFoundException or InvalidOperationException or FormatException
-            or OverflowException or ArgumentException or InvalidCastException)
+        catch
         {
-            throw new GraphFormatException($"The graph JSON is malformed: {error.Message}", error);
+            reader.DisposeTensors();
+            throw;
         }
     }
 
@@ -217,7 +207,9 @@ public static class GraphSerializer
 
     private static void WriteTensor(Utf8JsonWriter writer, Tensor tensor)
     {
-        using var host = tensor.detach().cpu().contiguous();
+        // The scope also disposes the handles detach() and cpu() return along the way.
+        using var scope = NewDisposeScope();
+        var host = tensor.detach().cpu().contiguous();
         writer.WriteStartObject();
         writer.WriteString("dtype", host.dtype.ToString());
         writer.WriteStartArray("shape");
@@ -227,118 +219,193 @@ public static class GraphSerializer
         writer.WriteEndObject();
     }
 
-    private static void ReadNode(InterventionGraph graph, JsonElement element)
+    /// <summary>
+    /// Reads one graph, keeping every tensor constant it creates so that a graph refused halfway leaves none alive. Enum
+    /// fields take member names only (<c>Enum.Parse</c> also takes numbers, even ones no member has).
+    /// </summary>
+    private sealed class GraphReader(InterventionGraph graph)
     {
-        var id = element.GetProperty("id").GetInt32();
-        if (id != graph.Nodes.Count)
-        {
-            throw new GraphFormatException($"Node ids must count up from 0 in order; found {id} at position {graph.Nodes.Count}.");
-        }
-        var op = element.GetProperty("op").GetString()!;
-        if (!OpRegistry.Ops.TryGetValue(op, out var definition))
-        {
-            throw new GraphFormatException($"Node {id}: \"{op}\" is not an op of the registry.");
-        }
-        if (definition.Kind == OpKind.Local)
-        {
-            throw new GraphFormatException($"Node {id}: \"{op}\" runs local code and is refused in a serialized graph.");
-        }
-        ModuleAccess? access = null;
-        if (element.TryGetProperty("access", out var accessElement))
-        {
-            access = new ModuleAccess(
-                accessElement.GetProperty("path").GetString()!,
-                Enum.Parse<AccessKind>(accessElement.GetProperty("kind").GetString()!, ignoreCase: true),
-                NonNegative(accessElement.GetProperty("invocation").GetInt32(), id, "invocation"),
-                NonNegative(accessElement.GetProperty("call").GetInt32(), id, "call"));
-        }
-        if (access is null && definition.Kind is OpKind.Getter or OpKind.Setter or OpKind.ModuleCall)
-        {
-            throw new GraphFormatException($"Node {id}: \"{op}\" needs a module access.");
-        }
-        var args = element.GetProperty("args").EnumerateArray().Select(argument => ReadArgument(argument, id)).ToList();
-        SourceLocation? source = element.TryGetProperty("source", out var sourceElement)
-            ? new SourceLocation(sourceElement.GetProperty("file").GetString()!, sourceElement.GetProperty("line").GetInt32())
-            : null;
-        var node = graph.Add(op, args, access, source);
-        node.Saved = element.TryGetProperty("saved", out var saved) && saved.GetBoolean();
-    }
+        private static readonly Dictionary<string, AccessKind> AccessKinds = Names(Enum.GetValues<AccessKind>(), kind => kind.ToString().ToLowerInvariant());
+        private static readonly Dictionary<string, IndexKind> IndexKinds = Names(Enum.GetValues<IndexKind>(), kind => kind.ToString().ToLowerInvariant());
 
-    private static int NonNegative(int value, int id, string name) =>
-        value >= 0 ? value : throw new GraphFormatException($"Node {id}: {name} must not be negative.");
+        // Element types a result can be written in (safetensors), so every constant and cast can come back.
+        private static readonly Dictionary<string, ScalarType> Dtypes = Names(SafetensorsDtypes.ScalarTypes, dtype => dtype.ToString());
 
-    private static object? ReadArgument(JsonElement element, int id)
-    {
-        switch (element.ValueKind)
-        {
-            case JsonValueKind.Null:
-                return null;
-            case JsonValueKind.True or JsonValueKind.False:
-                return element.GetBoolean();
-            case JsonValueKind.Object:
-                break;
-            default:
-                throw new GraphFormatException($"Node {id}: an argument must be null, a boolean or an object, not {element.ValueKind}.");
-        }
-        var property = element.EnumerateObject().Single();
-        var value = property.Value;
-        return property.Name switch
-        {
-            "node" => value.GetInt32() is var reference && reference >= 0 && reference < id
-                ? new NodeRef(reference)
-                : throw new GraphFormatException($"Node {id} references node {value.GetInt32()}; nodes may only reference earlier nodes."),
-            "int" => value.GetInt64(),
-            "float" => value.ValueKind == JsonValueKind.String ? double.Parse(value.GetString()!, CultureInfo.InvariantCulture) : value.GetDouble(),
-            "str" => value.GetString(),
-            "ints" => value.EnumerateArray().Select(item => item.GetInt64()).ToArray(),
-            "dtype" => Enum.Parse<ScalarType>(value.GetString()!),
-            "index" => value.EnumerateArray().Select(ReadIndex).ToArray(),
-            "token" => value.TryGetProperty("index", out var single)
-                ? new TokenSelector(ReadIndexValue(single), null)
-                : new TokenSelector(null, new Range(ReadIndexValue(value.GetProperty("start")), ReadIndexValue(value.GetProperty("end")))),
-            "tensor" => ReadTensor(value),
-            "list" => value.EnumerateArray().Select(item => ReadArgument(item, id)).ToList(),
-            _ => throw new GraphFormatException($"Node {id}: unknown argument type \"{property.Name}\"."),
-        };
-    }
+        private readonly List<Tensor> _tensors = [];
 
-    private static IndexSpec ReadIndex(JsonElement element) => new(
-        Enum.Parse<IndexKind>(element.GetProperty("kind").GetString()!, ignoreCase: true),
-        Optional(element, "start"),
-        Optional(element, "stop"),
-        Optional(element, "step"),
-        element.TryGetProperty("tensor", out var tensor) ? ReadTensor(tensor) : null);
+        public void Read(string json)
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 64 });
+                var root = document.RootElement;
+                if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("format", out var format) || format.GetString() != FormatName)
+                {
+                    throw new GraphFormatException($"This is not an intervention graph (the \"format\" field must be \"{FormatName}\").");
+                }
+                var version = root.GetProperty("version").GetInt32();
+                if (version != InterventionGraph.FormatVersion)
+                {
+                    throw new GraphFormatException($"The graph is format version {version}; this runtime reads version {InterventionGraph.FormatVersion}.");
+                }
+                foreach (var element in root.GetProperty("nodes").EnumerateArray())
+                {
+                    var id = graph.Nodes.Count;
+                    try
+                    {
+                        ReadNode(element, id);
+                    }
+                    catch (Exception error) when (IsMalformed(error))
+                    {
+                        throw new GraphFormatException($"Node {id} is malformed: {error.Message}", error);
+                    }
+                }
+            }
+            catch (Exception error) when (IsMalformed(error))
+            {
+                throw new GraphFormatException($"The graph JSON is malformed: {error.Message}", error);
+            }
+        }
 
-    private static long? Optional(JsonElement element, string name) =>
-        element.TryGetProperty(name, out var value) ? value.GetInt64() : null;
+        public void DisposeTensors() => _tensors.ForEach(tensor => tensor.Dispose());
 
-    private static Index ReadIndexValue(JsonElement element) =>
-        new(element.GetProperty("value").GetInt32(), element.GetProperty("fromEnd").GetBoolean());
+        /// <summary>What <see cref="JsonElement"/> and the parsers throw for a missing field or a value of the wrong kind.</summary>
+        private static bool IsMalformed(Exception error) => error is JsonException or KeyNotFoundException or InvalidOperationException
+            or FormatException or OverflowException or ArgumentException or InvalidCastException;
 
-    private static Tensor ReadTensor(JsonElement element)
-    {
-        var dtype = Enum.Parse<ScalarType>(element.GetProperty("dtype").GetString()!);
-        var shape = element.GetProperty("shape").EnumerateArray().Select(size => size.GetInt64()).ToArray();
-        var data = element.GetProperty("data").GetBytesFromBase64();
-        if (shape.Any(size => size < 0))
+        private void ReadNode(JsonElement element, int id)
         {
-            throw new GraphFormatException($"A tensor constant has a negative size in {Shapes.Format(shape)}.");
+            var declared = Field(element, "id", id).GetInt32();
+            if (declared != id)
+            {
+                throw new GraphFormatException($"Node ids must count up from 0 in order; found {declared} at position {id}.");
+            }
+            var op = Field(element, "op", id).GetString()!;
+            if (!OpRegistry.Ops.TryGetValue(op, out var definition))
+            {
+                throw new GraphFormatException($"Node {id}: \"{op}\" is not an op of the registry.");
+            }
+            if (definition.Kind == OpKind.Local)
+            {
+                throw new GraphFormatException($"Node {id}: \"{op}\" runs local code and is refused in a serialized graph.");
+            }
+            ModuleAccess? access = null;
+            if (element.TryGetProperty("access", out var accessElement))
+            {
+                access = new ModuleAccess(
+                    Field(accessElement, "path", id).GetString()!,
+                    Name(Field(accessElement, "kind", id), AccessKinds, id, "access kind"),
+                    NonNegative(Field(accessElement, "invocation", id).GetInt32(), id, "invocation"),
+                    NonNegative(Field(accessElement, "call", id).GetInt32(), id, "call"));
+            }
+            if (access is null && definition.Kind is OpKind.Getter or OpKind.Setter or OpKind.ModuleCall)
+            {
+                throw new GraphFormatException($"Node {id}: \"{op}\" needs a module access.");
+            }
+            var args = Field(element, "args", id).EnumerateArray().Select(argument => ReadArgument(argument, id)).ToList();
+            SourceLocation? source = element.TryGetProperty("source", out var sourceElement)
+                ? new SourceLocation(Field(sourceElement, "file", id).GetString()!, Field(sourceElement, "line", id).GetInt32())
+                : null;
+            var node = graph.Add(op, args, access, source);
+            node.Saved = element.TryGetProperty("saved", out var saved) && saved.GetBoolean();
         }
-        long elementSize;
-        using (var probe = empty(0, dtype))
+
+        private object? ReadArgument(JsonElement element, int id)
         {
-            elementSize = probe.ElementSize;
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.Null:
+                    return null;
+                case JsonValueKind.True or JsonValueKind.False:
+                    return element.GetBoolean();
+                case JsonValueKind.Object:
+                    break;
+                default:
+                    throw new GraphFormatException($"Node {id}: an argument must be null, a boolean or an object, not {element.ValueKind}.");
+            }
+            var property = element.EnumerateObject().Single();
+            var value = property.Value;
+            return property.Name switch
+            {
+                "node" => value.GetInt32() is var reference && reference >= 0 && reference < id
+                    ? new NodeRef(reference)
+                    : throw new GraphFormatException($"Node {id} references node {value.GetInt32()}; nodes may only reference earlier nodes."),
+                "int" => value.GetInt64(),
+                "float" => value.ValueKind == JsonValueKind.String ? double.Parse(value.GetString()!, CultureInfo.InvariantCulture) : value.GetDouble(),
+                "str" => value.GetString(),
+                "ints" => value.EnumerateArray().Select(item => item.GetInt64()).ToArray(),
+                "dtype" => Name(value, Dtypes, id, "dtype"),
+                "index" => value.EnumerateArray().Select(index => ReadIndex(index, id)).ToArray(),
+                "token" => value.TryGetProperty("index", out var single)
+                    ? new TokenSelector(ReadIndexValue(single, id), null)
+                    : new TokenSelector(null, new Range(ReadIndexValue(Field(value, "start", id), id), ReadIndexValue(Field(value, "end", id), id))),
+                "tensor" => ReadTensor(value, id),
+                "list" => value.EnumerateArray().Select(item => ReadArgument(item, id)).ToList(),
+                _ => throw new GraphFormatException($"Node {id}: unknown argument type \"{property.Name}\"."),
+            };
         }
-        var expected = checked(shape.Aggregate(1L, (product, size) => product * size) * elementSize);
-        if (expected != data.Length)
+
+        private IndexSpec ReadIndex(JsonElement element, int id)
         {
-            throw new GraphFormatException($"A {dtype} tensor constant of shape {Shapes.Format(shape)} needs {expected} bytes; {data.Length} were sent.");
+            var kind = Name(Field(element, "kind", id), IndexKinds, id, "index kind");
+            var hasTensor = element.TryGetProperty("tensor", out var tensor);
+            if (hasTensor != (kind == IndexKind.Tensor))
+            {
+                throw new GraphFormatException(hasTensor
+                    ? $"Node {id}: only a tensor index takes a \"tensor\"."
+                    : $"Node {id}: a tensor index needs its \"tensor\".");
+            }
+            return new(kind, Optional(element, "start"), Optional(element, "stop"), Optional(element, "step"), hasTensor ? ReadTensor(tensor, id) : null);
         }
-        var tensor = empty(shape, dtype);
-        if (data.Length > 0)
+
+        private static long? Optional(JsonElement element, string name) =>
+            element.TryGetProperty(name, out var value) ? value.GetInt64() : null;
+
+        private static Index ReadIndexValue(JsonElement element, int id) =>
+            new(NonNegative(Field(element, "value", id).GetInt32(), id, "token position"), Field(element, "fromEnd", id).GetBoolean());
+
+        private Tensor ReadTensor(JsonElement element, int id)
         {
-            data.CopyTo(tensor.bytes);
+            var dtype = Name(Field(element, "dtype", id), Dtypes, id, "tensor dtype");
+            var shape = Field(element, "shape", id).EnumerateArray().Select(size => size.GetInt64()).ToArray();
+            var data = Field(element, "data", id).GetBytesFromBase64();
+            if (shape.Any(size => size < 0))
+            {
+                throw new GraphFormatException($"Node {id}: a tensor constant has a negative size in {Shapes.Format(shape)}.");
+            }
+            long elementSize;
+            using (var probe = empty(0, dtype))
+            {
+                elementSize = probe.ElementSize;
+            }
+            var expected = checked(shape.Aggregate(1L, (product, size) => product * size) * elementSize);
+            if (expected != data.Length)
+            {
+                throw new GraphFormatException($"Node {id}: a {dtype} tensor constant of shape {Shapes.Format(shape)} needs {expected} bytes; {data.Length} were sent.");
+            }
+            var tensor = empty(shape, dtype).DetachFromDisposeScope();
+            _tensors.Add(tensor);
+            if (data.Length > 0)
+            {
+                data.CopyTo(tensor.bytes);
+            }
+            return tensor;
         }
-        return tensor.DetachFromDisposeScope();
+
+        private static JsonElement Field(JsonElement element, string name, int id) =>
+            element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value)
+                ? value
+                : throw new GraphFormatException($"Node {id}: \"{name}\" is missing.");
+
+        private static int NonNegative(int value, int id, string name) =>
+            value >= 0 ? value : throw new GraphFormatException($"Node {id}: {name} must not be negative.");
+
+        private static T Name<T>(JsonElement element, Dictionary<string, T> names, int id, string field) where T : struct, Enum =>
+            element.GetString() is { } text && names.TryGetValue(text, out var value)
+                ? value
+                : throw new GraphFormatException($"Node {id}: {field} \"{element.GetString()}\" is not one of {string.Join(", ", names.Keys)}.");
+
+        private static Dictionary<string, T> Names<T>(IEnumerable<T> values, Func<T, string> name) where T : struct, Enum =>
+            values.ToDictionary(name, StringComparer.OrdinalIgnoreCase);
     }
 }

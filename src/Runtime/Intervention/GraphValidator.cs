@@ -1,5 +1,3 @@
-using static TorchSharp.torch;
-
 namespace NnSight.Intervention;
 
 /// <summary>Limits a received graph must stay within.</summary>
@@ -31,7 +29,7 @@ internal static class GraphValidator
         {
             throw new GraphFormatException($"maxNewTokens is {generation.MaxNewTokens}; this server accepts 1 to {limits.MaxNewTokens}.");
         }
-        var constantBytes = graph.Nodes.SelectMany(node => node.Args).Sum(ConstantBytes);
+        var constantBytes = graph.Nodes.SelectMany(node => InterventionGraph.Constants(node.Args)).Sum(tensor => tensor.numel() * tensor.ElementSize);
         if (constantBytes > limits.MaxConstantBytes)
         {
             throw new GraphFormatException($"The graph's tensor constants hold {constantBytes} bytes; this server accepts at most {limits.MaxConstantBytes}.");
@@ -81,7 +79,7 @@ internal static class GraphValidator
             OpKind.Setter => arguments.Count == 2 && arguments[1] is long[],
             OpKind.Element => arguments.Count == 2 && arguments[0] is NodeRef && arguments[1] is long,
             OpKind.InPlace => arguments.Count == 3 && arguments[0] is NodeRef && arguments[1] is IndexSpec[],
-            OpKind.Token => arguments.Count == 3 && arguments[0] is NodeRef && arguments[1] is TokenSelector && arguments[2] is long invocation && invocation < invocations,
+            OpKind.Token => arguments.Count == 3 && arguments[0] is NodeRef && arguments[1] is TokenSelector && arguments[2] is long,
             OpKind.ModuleCall => arguments.Count == 1 && arguments[0] is List<object?>,
             OpKind.Function => arguments.Count > 0,
             _ => false,
@@ -89,6 +87,10 @@ internal static class GraphValidator
         if (!wellTyped)
         {
             throw Error(node, $"has arguments that \"{node.Op}\" does not take");
+        }
+        if (op.Kind == OpKind.Token && arguments[2] is long invocation && (invocation < 0 || invocation >= invocations))
+        {
+            throw Error(node, $"names invocation {invocation}, but the request has {invocations}");
         }
     }
 
@@ -103,14 +105,6 @@ internal static class GraphValidator
             throw Error(node, $"names module \"{path}\", which the model does not have");
         }
     }
-
-    private static long ConstantBytes(object? argument) => argument switch
-    {
-        Tensor tensor => tensor.numel() * tensor.ElementSize,
-        IndexSpec[] indices => indices.Sum(index => index.Values is { } values ? values.numel() * values.ElementSize : 0),
-        List<object?> list => list.Sum(ConstantBytes),
-        _ => 0,
-    };
 
     private static GraphFormatException Error(Node node, string problem) =>
         new($"Node {node.Id} ({node.Op}) {problem}.");

@@ -43,7 +43,7 @@ internal sealed record IndexSpec(IndexKind Kind, long? Start = null, long? Stop 
     private static readonly FieldInfo StepField = Field("step");
     private static readonly FieldInfo TensorField = Field("tensor");
 
-    /// <summary>Reads a TorchSharp index.</summary>
+    /// <summary>Reads a TorchSharp index; an index tensor is taken as a handle of its own, which the graph holding the spec disposes.</summary>
     public static IndexSpec From(TensorIndex index)
     {
         object boxed = index;
@@ -55,7 +55,7 @@ internal sealed record IndexSpec(IndexKind Kind, long? Start = null, long? Stop 
             "Ellipsis" => new IndexSpec(IndexKind.Ellipsis),
             "None" => new IndexSpec(IndexKind.NewAxis),
             "Bool" => new IndexSpec(IndexKind.Bool, start),
-            "Tensor" => new IndexSpec(IndexKind.Tensor, Values: (Tensor?)TensorField.GetValue(boxed)),
+            "Tensor" => new IndexSpec(IndexKind.Tensor, Values: ((Tensor)TensorField.GetValue(boxed)!).alias().DetachFromDisposeScope()),
             var other => throw new TracingException($"TensorIndex of kind {other} cannot be recorded."),
         };
     }

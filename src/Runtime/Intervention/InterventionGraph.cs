@@ -1,32 +1,71 @@
+using static TorchSharp.torch;
+
 namespace NnSight.Intervention;
 
 /// <summary>
 /// The recorded intervention: nodes in program order. It is data: op names from the registry, node references and
 /// constants, module accesses by path, invocation and call. The same graph runs locally (module hooks) or remotely.
+/// The graph owns its tensor constants (tensor arguments, index tensors, tensors in argument lists) and disposes them
+/// when it is disposed.
 /// </summary>
-public sealed class InterventionGraph
+public sealed class InterventionGraph : IDisposable
 {
     /// <summary>The version of the graph's JSON form.</summary>
     public const int FormatVersion = 1;
 
     private readonly List<Node> _nodes = [];
+    private bool _disposed;
+
+    internal InterventionGraph()
+    {
+    }
 
     /// <summary>The nodes in program order.</summary>
     public IReadOnlyList<Node> Nodes => _nodes;
 
-    /// <summary>Appends a node with the next id.</summary>
-    public Node Add(string op, IReadOnlyList<object?> args, ModuleAccess? access = null, SourceLocation? source = null,
-        Func<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>? localFunction = null)
+    /// <summary>Appends a node with the next id; the graph takes ownership of the tensor constants in <paramref name="args"/>.</summary>
+    /// <exception cref="ObjectDisposedException">The graph has been disposed.</exception>
+    internal Node Add(string op, IReadOnlyList<object?> args, ModuleAccess? access = null, SourceLocation? source = null,
+        Func<Tensor, Tensor>? localFunction = null)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         var node = new Node(_nodes.Count, op, args, access, source, localFunction);
         _nodes.Add(node);
         return node;
     }
 
     /// <summary>The module paths the graph reads, writes or calls.</summary>
-    public IReadOnlySet<string> AccessedModules() =>
+    internal IReadOnlySet<string> AccessedModules() =>
         _nodes.Where(node => node.Access is not null).Select(node => node.Access!.Path).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>Whether any node runs local code (and so cannot run remotely).</summary>
-    public bool HasLocalCode => _nodes.Any(node => node.LocalFunction is not null);
+    internal bool HasLocalCode => _nodes.Any(node => node.LocalFunction is not null);
+
+    /// <summary>Whether the tensor constants have been released.</summary>
+    internal bool IsDisposed => _disposed;
+
+    /// <summary>Disposes every tensor constant of the graph; the graph cannot run afterwards.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        foreach (var tensor in _nodes.SelectMany(node => Constants(node.Args)))
+        {
+            tensor.Dispose();
+        }
+    }
+
+    /// <summary>The tensor constants among <paramref name="arguments"/>, nested ones included.</summary>
+    internal static IEnumerable<Tensor> Constants(IEnumerable<object?> arguments) => arguments.SelectMany(Constants);
+
+    private static IEnumerable<Tensor> Constants(object? argument) => argument switch
+    {
+        Tensor tensor => [tensor],
+        IndexSpec[] indices => indices.Where(index => index.Values is not null).Select(index => index.Values!),
+        IEnumerable<object?> list => Constants(list),
+        _ => [],
+    };
 }

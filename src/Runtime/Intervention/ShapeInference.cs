@@ -106,8 +106,16 @@ internal sealed class ShapeInference(InterventionGraph graph, NnSightModel model
             return target with { Dims = [target.Dims[0], .. target.Dims[2..]] };
         }
         var (_, _, realLengths) = sizes.InvocationSizes((int)(long)node.Args[2]!);
-        var (offset, length) = selector.Range!.Value.GetOffsetAndLength((int)realLengths[0]);
-        return offset < 0 ? throw Unknown(node, "the range is outside the prompt") : target with { Dims = [target.Dims[0], length, .. target.Dims[2..]] };
+        int length;
+        try
+        {
+            length = selector.Range!.Value.GetOffsetAndLength((int)realLengths[0]).Length;
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            throw new ShapeMismatchException($"{Where(node)}{Describe(node)} selects positions outside the prompt's {realLengths[0]} token(s).");
+        }
+        return target with { Dims = [target.Dims[0], length, .. target.Dims[2..]] };
     }
 
     private ValueShape CallShape(Node node)

@@ -53,8 +53,10 @@ public abstract record InvocationInput
 
     private static long[][] ReadRows(Tensor values)
     {
-        using var host = values.detach().cpu().to_type(ScalarType.Int64).contiguous();
-        using var matrix = host.dim() == 1 ? host.unsqueeze(0) : host.alias();
+        // The scope also disposes the handles detach(), cpu() and to_type() return along the way.
+        using var scope = NewDisposeScope();
+        var host = values.detach().cpu().to_type(ScalarType.Int64).contiguous();
+        var matrix = host.dim() == 1 ? host.unsqueeze(0) : host;
         var data = matrix.data<long>().ToArray();
         var width = (int)matrix.shape[1];
         return [.. Enumerable.Range(0, (int)matrix.shape[0]).Select(row => data[(row * width)..((row + 1) * width)])];

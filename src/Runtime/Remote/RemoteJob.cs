@@ -14,6 +14,7 @@ namespace NnSight;
 /// </summary>
 public sealed class RemoteJob
 {
+    // No overall timeout: the status stream lasts as long as the job; every other request is bounded by RemoteSettings.RequestTimeout.
     private static readonly HttpClient Http = new() { Timeout = Timeout.InfiniteTimeSpan };
 
     private readonly RemoteSettings _settings;
@@ -34,28 +35,29 @@ public sealed class RemoteJob
     public bool IsFilled => _result is not null;
 
     /// <summary>Sends <paramref name="request"/>; returns the job as soon as the server has accepted it.</summary>
-    /// <exception cref="RemoteException">The server refused the request.</exception>
+    /// <exception cref="RemoteException">The server refused the request, or did not answer within the request timeout.</exception>
     internal static RemoteJob Submit(RemoteSettings settings, RemoteJobRequest request, Action<GraphResult> complete)
     {
-        using var message = Request(settings, HttpMethod.Post, "v1/jobs");
-        message.Content = new StringContent(JsonSerializer.Serialize(request, RemoteProtocol.Json), Encoding.UTF8, "application/json");
-        var status = Read<RemoteStatus>(Send(message));
+        var status = Bounded(settings, HttpMethod.Post, "v1/jobs", (message, token) =>
+        {
+            message.Content = new StringContent(JsonSerializer.Serialize(request, RemoteProtocol.Json), Encoding.UTF8, "application/json");
+            return Read<RemoteStatus>(Send(message, token));
+        });
         settings.Progress?.WriteLine($"[nnsight] {status}");
         return new RemoteJob(status.Job, settings, complete);
     }
 
     /// <summary>Asks the server for the job's current status.</summary>
-    public RemoteStatus Status()
-    {
-        using var message = Request(_settings, HttpMethod.Get, $"v1/jobs/{Id}");
-        return Read<RemoteStatus>(Send(message));
-    }
+    /// <exception cref="RemoteException">The server refused the request, or did not answer within the request timeout.</exception>
+    public RemoteStatus Status() =>
+        Bounded(_settings, HttpMethod.Get, $"v1/jobs/{Id}", (message, token) => Read<RemoteStatus>(Send(message, token)));
 
     /// <summary>
     /// Follows the job's status stream until it ends (reconnecting when the stream drops), downloads the result and
     /// fills the saved values. Returns at once when already filled.
     /// </summary>
-    /// <exception cref="RemoteException">The job ended in ERROR.</exception>
+    /// <exception cref="RemoteException">The job ended in ERROR, or a status request or the download did not finish within
+    /// the request timeout.</exception>
     public void Wait()
     {
         if (_result is not null)
@@ -78,7 +80,7 @@ public sealed class RemoteJob
             try
             {
                 using var message = Request(_settings, HttpMethod.Get, $"v1/jobs/{Id}/events");
-                using var response = Send(message, streaming: true);
+                using var response = Send(message, CancellationToken.None, streaming: true);
                 using var reader = new StreamReader(response.Content.ReadAsStream());
                 while (reader.ReadLine() is { } line)
                 {
@@ -106,16 +108,18 @@ public sealed class RemoteJob
         }
     }
 
-    private GraphResult Download()
+    /// <summary>Downloads the result to a temporary file (results can be large) and reads the output and saved values.</summary>
+    private GraphResult Download() => Bounded(_settings, HttpMethod.Get, $"v1/jobs/{Id}/result", (message, token) =>
     {
-        using var message = Request(_settings, HttpMethod.Get, $"v1/jobs/{Id}/result");
-        using var response = Send(message, streaming: true);
+        using var response = Send(message, token, streaming: true);
+        // A blocking read of the body ignores the token; disposing the response ends it.
+        using var abort = token.Register(response.Dispose);
         var path = Path.Combine(Path.GetTempPath(), $"nnsight-{Id}-{Guid.NewGuid():N}.safetensors");
         try
         {
             using (var file = File.Create(path))
             {
-                response.Content.ReadAsStream().CopyTo(file);
+                response.Content.ReadAsStream(token).CopyTo(file);
             }
             using var result = SafetensorsFile.Open(path);
             var saved = new Dictionary<int, Tensor>();
@@ -129,11 +133,33 @@ public sealed class RemoteJob
         {
             File.Delete(path);
         }
+    });
+
+    /// <summary>
+    /// Runs one request and the reading of its answer within the settings' request timeout; past it, the request fails
+    /// with a message naming it.
+    /// </summary>
+    private static T Bounded<T>(RemoteSettings settings, HttpMethod method, string path, Func<HttpRequestMessage, CancellationToken, T> exchange)
+    {
+        using var message = Request(settings, method, path);
+        using var timeout = new CancellationTokenSource(settings.RequestTimeout);
+        try
+        {
+            return exchange(message, timeout.Token);
+        }
+        catch (Exception error) when (timeout.IsCancellationRequested && error is OperationCanceledException or IOException or HttpRequestException or ObjectDisposedException)
+        {
+            throw new RemoteException(
+                $"{method} {message.RequestUri} got no complete answer within {settings.RequestTimeout.TotalSeconds:0.###} s (RemoteSettings.RequestTimeout).");
+        }
     }
 
+    /// <summary>The request for <paramref name="path"/> under the server's address, keeping the address's own path.</summary>
     private static HttpRequestMessage Request(RemoteSettings settings, HttpMethod method, string path)
     {
-        var message = new HttpRequestMessage(method, new Uri(settings.Server, path));
+        // A relative URI replaces the last segment of a base without a trailing slash (http://host/nnsight + v1/jobs is /v1/jobs).
+        var server = settings.Server.AbsoluteUri.EndsWith('/') ? settings.Server : new Uri(settings.Server.AbsoluteUri + "/");
+        var message = new HttpRequestMessage(method, new Uri(server, path));
         if (settings.ApiKey is { } key)
         {
             message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
@@ -141,9 +167,9 @@ public sealed class RemoteJob
         return message;
     }
 
-    private static HttpResponseMessage Send(HttpRequestMessage message, bool streaming = false)
+    private static HttpResponseMessage Send(HttpRequestMessage message, CancellationToken token, bool streaming = false)
     {
-        var response = Http.Send(message, streaming ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead);
+        var response = Http.Send(message, streaming ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead, token);
         if (response.IsSuccessStatusCode)
         {
             return response;

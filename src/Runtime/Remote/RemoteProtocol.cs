@@ -8,7 +8,7 @@ namespace NnSight;
 /// its status is followed as server-sent events of <see cref="RemoteStatus"/>, and its result is a safetensors file
 /// holding <c>output</c> and each saved value as <c>node.{id}</c>.
 /// </summary>
-public static class RemoteProtocol
+internal static class RemoteProtocol
 {
     /// <summary>The protocol version this runtime speaks; a server refuses any other, naming both.</summary>
     public const int Version = 1;
@@ -33,7 +33,7 @@ public static class RemoteProtocol
 /// <param name="Invocations">Each invocation's token rows (ids and masks), in order.</param>
 /// <param name="Generation">Generation options, or null for one forward pass.</param>
 /// <param name="Graph">The graph in its JSON form (<see cref="Intervention.GraphSerializer"/>).</param>
-public sealed record RemoteJobRequest(int Protocol, string Model, IReadOnlyList<IReadOnlyList<TokenRow>> Invocations,
+internal sealed record RemoteJobRequest(int Protocol, string Model, IReadOnlyList<IReadOnlyList<TokenRow>> Invocations,
     GenerationOptions? Generation, JsonElement Graph);
 
 /// <summary>The states a job reports.</summary>

@@ -22,6 +22,9 @@ internal static class SafetensorsDtypes
     /// <summary>Every supported dtype name.</summary>
     public static IReadOnlyList<string> Names { get; } = [.. Table.Select(row => row.Name)];
 
+    /// <summary>Every supported element type, in the order of <see cref="Names"/>.</summary>
+    internal static IEnumerable<ScalarType> ScalarTypes => Table.Select(row => row.Type);
+
     /// <summary>Whether <paramref name="name"/> is a supported dtype name.</summary>
     public static bool IsKnown(string name) => Table.Any(row => row.Name == name);
 

@@ -98,7 +98,7 @@ public sealed class SafetensorsFile : IDisposable
     {
         if (!Tensors.TryGetValue(name, out var entry))
         {
-            throw new KeyNotFoundException($"{FilePath}: no tensor named \"{name}\".");
+            throw new SafetensorsFormatException(FilePath, $"no tensor named \"{name}\".");
         }
         var tensor = empty(entry.Shape, entry.ScalarType);
         try

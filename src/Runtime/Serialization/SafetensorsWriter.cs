@@ -5,7 +5,7 @@ namespace NnSight.Serialization;
 
 /// <summary>
 /// Writes tensors to a <c>.safetensors</c> file atomically: the file is written under a temporary name in the same
-/// folder and renamed into place, so a reader never sees a partial file.
+/// folder (<c>.{file name}.{32 hex digits}.tmp</c>) and renamed into place, so a reader never sees a partial file.
 /// </summary>
 public static class SafetensorsWriter
 {
@@ -29,8 +29,9 @@ public static class SafetensorsWriter
                 }
                 foreach (var (_, tensor) in items)
                 {
-                    using var host = tensor.detach().cpu().contiguous();
-                    TensorMemory.ForEachChunk(host, (chunk, _) => stream.Write(chunk));
+                    // The scope also disposes the handles detach() and cpu() return along the way.
+                    using var scope = NewDisposeScope();
+                    TensorMemory.ForEachChunk(tensor.detach().cpu().contiguous(), (chunk, _) => stream.Write(chunk));
                 }
                 stream.Flush(flushToDisk: true);
             }

@@ -41,7 +41,7 @@ public class Tracer : IDisposable, IInvocationSizes
     /// <summary>The model being traced.</summary>
     public NnSightModel Model { get; }
 
-    /// <summary>The recorded graph.</summary>
+    /// <summary>The recorded graph. Its tensor constants are released when the context ends: serialize it before.</summary>
     public InterventionGraph Graph { get; } = new();
 
     /// <summary>The generation options, or null for a single forward pass.</summary>
@@ -133,6 +133,7 @@ public class Tracer : IDisposable, IInvocationSizes
         }
         finally
         {
+            Graph.Dispose();
             Model.ActiveTracer = null;
             GC.SuppressFinalize(this);
         }

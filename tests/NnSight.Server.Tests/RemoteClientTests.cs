@@ -1,0 +1,111 @@
+using System.Text;
+using NnSight.Models;
+using NnSight.Serialization;
+using NnSight.TestSupport;
+
+namespace NnSight.Server.Tests;
+
+/// <summary>The remote client against a scripted server: the server's base path, and how long each request may take.</summary>
+public sealed class RemoteClientTests(TinyGpt2Fixture fixture) : IClassFixture<TinyGpt2Fixture>
+{
+    private const string JobId = "0123456789abcdef0123456789abcdef";
+
+    /// <summary>How long a test waits for a call that must end, far past every timeout the tests set.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(1);
+
+    /// <summary>The request timeout the tests set: past it a stalled request fails, well within it a loopback answer comes.</summary>
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly LanguageModel _model = fixture.Model;
+
+    [Theory]
+    [InlineData("nnsight")]
+    [InlineData("nnsight/")]
+    [InlineData("gateway/nnsight")]
+    public void A_servers_base_path_is_kept(string basePath)
+    {
+        using var server = new FakeServer((method, path) => (method, path) == ("POST", "/" + basePath.TrimEnd('/') + "/v1/jobs")
+            ? Status(202, RemoteJobStates.Received)
+            : FakeAnswer.Json(404, """{"error": "no such path"}"""));
+
+        var (tracer, _) = Record(new RemoteSettings(new Uri(server.Address, basePath)) { Blocking = false, Progress = null });
+        tracer.Dispose();
+
+        Assert.Equal(JobId, tracer.Job!.Id);
+        Assert.Equal(["POST /" + basePath.TrimEnd('/') + "/v1/jobs"], server.Requests);
+    }
+
+    [Theory]
+    [InlineData("submit", "POST v1/jobs")]
+    [InlineData("status", "GET v1/jobs/" + JobId)]
+    [InlineData("result", "GET v1/jobs/" + JobId + "/result")]
+    public async Task A_request_the_server_never_completes_fails_after_the_request_timeout(string stalled, string request)
+    {
+        using var server = new FakeServer((method, path) => (method, path.Split('/').Last(), stalled) switch
+        {
+            ("POST", "jobs", "submit") => FakeAnswer.Never,
+            ("POST", "jobs", _) => Status(202, RemoteJobStates.Received),
+            ("GET", JobId, "status") => FakeAnswer.Never,
+            ("GET", "events", _) => Events(RemoteJobStates.Completed),
+            ("GET", "result", "result") => FakeAnswer.Stalled(200, 1000),
+            _ => FakeAnswer.Json(404, """{"error": "unexpected"}"""),
+        });
+        var (tracer, _) = Record(new RemoteSettings(server.Address) { Blocking = false, Progress = null, RequestTimeout = RequestTimeout });
+
+        var call = Task.Run(() => Assert.Throws<RemoteException>(() =>
+        {
+            tracer.Dispose();
+            if (stalled == "status")
+            {
+                tracer.Job!.Status();
+            }
+            tracer.Job!.Wait();
+        }));
+
+        Assert.True(await Task.WhenAny(call, Task.Delay(Patience)) == call, $"the {stalled} request is still waiting after {Patience}");
+        var (verb, target) = (request.Split(' ')[0], request.Split(' ')[1]);
+        Assert.Equal($"{verb} {new Uri(server.Address, target)} got no complete answer within 2 s (RemoteSettings.RequestTimeout).", (await call).Message);
+    }
+
+    [Fact]
+    public async Task The_status_stream_is_not_cut_by_the_request_timeout()
+    {
+        using var folder = new TemporaryFolder();
+        var result = folder.File("result.safetensors");
+        using var server = new FakeServer((method, path) => (method, path.Split('/').Last()) switch
+        {
+            ("POST", "jobs") => Status(202, RemoteJobStates.Received),
+            ("GET", "events") => Events(RemoteJobStates.Completed, delay: 1.5 * RequestTimeout),
+            ("GET", "result") => FakeAnswer.Complete(200, "application/octet-stream", File.ReadAllBytes(result)),
+            _ => FakeAnswer.Json(404, """{"error": "unexpected"}"""),
+        });
+        var (tracer, saved) = Record(new RemoteSettings(server.Address) { Progress = null, RequestTimeout = RequestTimeout });
+        var savedId = tracer.Graph.Nodes.Single(node => node.Saved).Id;
+        using (var output = TorchSharp.torch.zeros(1, 10, 16))
+        using (var value = TorchSharp.torch.ones(2))
+        {
+            SafetensorsWriter.Write(result, [new(RemoteProtocol.OutputTensor, output), new(RemoteProtocol.SavedTensor(savedId), value)]);
+        }
+
+        var run = Task.Run(tracer.Dispose);
+
+        Assert.True(await Task.WhenAny(run, Task.Delay(Patience)) == run, "the job is still waiting");
+        await run;
+        Assert.Equal([1f, 1f], saved.Value.data<float>().ToArray());
+    }
+
+    /// <summary>A recorded remote trace saving the logits; disposing it submits the job.</summary>
+    private (Tracer Tracer, TensorProxy Saved) Record(RemoteSettings settings)
+    {
+        var tracer = _model.Trace(settings);
+        using (tracer.Invoke("The Eiffel Tower is in the city of"))
+        {
+            return (tracer, _model.Envoy("lm_head").Output.Save());
+        }
+    }
+
+    private static FakeAnswer Status(int code, string state) => FakeAnswer.Json(code, $$"""{"job": "{{JobId}}", "status": "{{state}}"}""");
+
+    private static FakeAnswer Events(string state, TimeSpan delay = default) => FakeAnswer.Complete(200, "text/event-stream",
+        Encoding.UTF8.GetBytes($$"""data: {"job": "{{JobId}}", "status": "{{state}}"}""" + "\n\n"), delay);
+}
