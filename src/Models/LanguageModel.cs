@@ -122,8 +122,7 @@ public class LanguageModel : NnSightModel, IDisposable
     public CausalLMOutput Forward(TokenBatch batch)
     {
         using var noGrad = no_grad();
-        using var positions = TokenBatch.PositionIds(batch.AttentionMask);
-        return Module.call(batch.InputIds, null, batch.AttentionMask, positions, 0);
+        return ForwardInCurrentGradMode(batch);
     }
 
     /// <summary>Generates a continuation of each prompt (see <see cref="GenerateIds(TokenBatch, GenerationOptions?)"/>).</summary>
@@ -171,7 +170,7 @@ public class LanguageModel : NnSightModel, IDisposable
     /// <inheritdoc />
     protected internal override Tensor RunForward(TokenBatch batch, ForwardRequest request)
     {
-        using var output = Forward(batch);
+        using var output = ForwardInCurrentGradMode(batch);
         return output.Logits.alias();
     }
 
@@ -187,6 +186,13 @@ public class LanguageModel : NnSightModel, IDisposable
     {
         Module.Dispose();
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>A forward pass that records autograd history when the caller enables it (a trace that calls Backward()).</summary>
+    private CausalLMOutput ForwardInCurrentGradMode(TokenBatch batch)
+    {
+        using var positions = TokenBatch.PositionIds(batch.AttentionMask);
+        return Module.call(batch.InputIds, null, batch.AttentionMask, positions, 0);
     }
 
     private GenerationResult Generate(TokenBatch batch, GenerationOptions options, int logitsToKeep, CancellationToken cancellation)

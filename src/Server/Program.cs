@@ -26,6 +26,11 @@ var models = config.Models.ToDictionary(model => model.Key, model =>
 {
     var loaded = LanguageModel.FromPretrained(model.Value);
     loaded.RemoteId = model.Key;
+    // Served models never train: gradients are asked of activations only, and parameter grads would pile up across jobs.
+    foreach (var parameter in loaded.Module.parameters())
+    {
+        parameter.requires_grad = false;
+    }
     return loaded;
 });
 

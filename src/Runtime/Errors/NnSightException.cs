@@ -25,6 +25,12 @@ public sealed class ModuleNotCalledException(string message) : NnSightException(
 /// <summary>The graph asks to set a module's value from a value the forward pass computes only later.</summary>
 public sealed class OutOfOrderException(string message) : NnSightException(message);
 
+/// <summary>
+/// A gradient cannot be had: <c>Backward()</c> on a non-scalar without a gradient, <c>.Grad</c> in a trace that never
+/// calls <c>Backward()</c>, of a tuple or of an integer value, or of a value the backward pass never reaches.
+/// </summary>
+public sealed class GradientException(string message) : NnSightException(message);
+
 /// <summary>TorchSharp has no native libtorch backend: the application lacks a libtorch package.</summary>
 public sealed class LibTorchNotFoundException(string message, Exception? innerException = null) : NnSightException(message, innerException);
 

@@ -9,7 +9,8 @@ public sealed record GraphResult(Tensor Output, IReadOnlyDictionary<int, Tensor>
 
 /// <summary>
 /// Runs an intervention graph on a model for given invocations: batches their rows, installs the hooks, runs one
-/// forward pass or generation under <c>no_grad</c>, and always removes the hooks. Used by tracing contexts and by the
+/// forward pass or generation (under <c>no_grad</c>, unless the graph calls <c>Backward()</c>: then with autograd, and
+/// the backward pass after it), and always removes the hooks. Used by tracing contexts and by the
 /// server alike, so a deserialized graph runs exactly as a recorded one.
 /// </summary>
 public static class GraphRunner
@@ -21,15 +22,17 @@ public static class GraphRunner
     /// <param name="generation">Generation options, or null for one forward pass.</param>
     /// <param name="cancellation">Stops the run at the next module hook or generation step; the model is left as it was.</param>
     /// <exception cref="OperationCanceledException">The run was cancelled.</exception>
+    /// <exception cref="GradientException">The graph reads or sets a gradient but never calls <c>Backward()</c>.</exception>
     public static GraphResult Run(NnSightModel model, InterventionGraph graph, IReadOnlyList<IReadOnlyList<TokenRow>> invocations,
         GenerationOptions? generation, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(graph);
+        var backward = RequireBackwardForGradients(graph);
         var layout = Layout(invocations);
         using var batch = model.CreateBatch([.. invocations.SelectMany(rows => rows)]);
         using var interleaver = new Interleaver(graph, model.ModuleAt, layout, cancellation);
-        using var gradMode = no_grad();
+        using var gradMode = backward ? enable_grad() : no_grad();
         var request = new ForwardRequest(graph.Nodes.Where(node => node.Definition.Kind is OpKind.Getter or OpKind.Setter)
             .Select(node => node.Access!.Path).ToHashSet(StringComparer.Ordinal), cancellation);
         Tensor? output = null;
@@ -39,6 +42,12 @@ public static class GraphRunner
             output = generation is null ? model.RunForward(batch, request) : model.RunGeneration(batch, generation, request);
             interleaver.RemoveHooks();
             interleaver.Finish();
+            if (backward)
+            {
+                // The caller's output must not keep the forward's autograd graph (every activation) alive.
+                using var attached = output;
+                output = attached.detach();
+            }
             return new GraphResult(output, new Dictionary<int, Tensor>(interleaver.Saved));
         }
         catch
@@ -47,6 +56,23 @@ public static class GraphRunner
             interleaver.DisposeSaved();
             throw;
         }
+    }
+
+    /// <summary>Whether the graph calls <c>Backward()</c>; a gradient read or set without one is refused before anything runs.</summary>
+    /// <exception cref="GradientException">A gradient node in a graph without a <c>Backward()</c> call.</exception>
+    internal static bool RequireBackwardForGradients(InterventionGraph graph)
+    {
+        var backward = graph.Nodes.Any(node => node.Definition.Kind == OpKind.Backward);
+        var gradient = graph.Nodes.FirstOrDefault(node => node.Definition.Kind is OpKind.GradientGetter or OpKind.GradientSetter);
+        if (gradient is not null && !backward)
+        {
+            var target = graph.Nodes[((NodeRef)gradient.Args[0]!).Id];
+            throw new GradientException(
+                $"{(gradient.Source is null ? "" : $"{gradient.Source}: ")}{NodeDescriptions.Describe(graph, target)}.Grad is " +
+                $"{(gradient.Definition.Kind == OpKind.GradientGetter ? "read" : "set")}, but this trace never calls Backward(); " +
+                "gradients exist only in a trace that runs a backward pass (call loss.Backward() on a scalar proxy).");
+        }
+        return backward;
     }
 
     private static List<InvocationRows> Layout(IReadOnlyList<IReadOnlyList<TokenRow>> invocations)

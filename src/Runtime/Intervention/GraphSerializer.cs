@@ -65,6 +65,12 @@ public static class GraphSerializer
             throw new GraphFormatException(
                 $"{(node.Source is null ? "" : $"{node.Source}: ")}node {node.Id} runs local code (Apply), which cannot be serialized or run remotely.");
         }
+        if (InterventionGraph.Constants(node.Args).Any(tensor => tensor.requires_grad))
+        {
+            throw new GraphFormatException(
+                $"{(node.Source is null ? "" : $"{node.Source}: ")}node {node.Id} uses a tensor that requires grad (a Parameter): a server " +
+                "would compute its gradient on its own copy and never send it back. Train it in a local trace, or pass tensor.detach().");
+        }
         writer.WriteStartObject();
         writer.WriteNumber("id", node.Id);
         writer.WriteString("op", node.Op);

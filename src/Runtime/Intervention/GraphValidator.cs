@@ -39,8 +39,16 @@ internal static class GraphValidator
         {
             CheckNode(node, model, invocations.Count, steps);
         }
+        try
+        {
+            GraphRunner.RequireBackwardForGradients(graph);
+        }
+        catch (GradientException error)
+        {
+            throw new GraphFormatException(error.Message, error);
+        }
         var shapes = new ShapeInference(graph, model, new FixedInvocationSizes(invocations, generation));
-        foreach (var node in graph.Nodes.Where(node => OpRegistry.Get(node.Op).Kind == OpKind.Function))
+        foreach (var node in graph.Nodes.Where(node => node.Definition.Kind == OpKind.Function))
         {
             try
             {
@@ -59,7 +67,7 @@ internal static class GraphValidator
 
     private static void CheckNode(Node node, NnSightModel model, int invocations, int steps)
     {
-        var op = OpRegistry.Get(node.Op);
+        var op = node.Definition;
         if (node.Access is { } access)
         {
             RequireModule(model, access.Path, node);
@@ -82,6 +90,9 @@ internal static class GraphValidator
             OpKind.Token => arguments.Count == 3 && arguments[0] is NodeRef && arguments[1] is TokenSelector && arguments[2] is long,
             OpKind.ModuleCall => arguments.Count == 1 && arguments[0] is List<object?>,
             OpKind.Function => arguments.Count > 0,
+            OpKind.GradientGetter => arguments.Count == 1 && arguments[0] is NodeRef,
+            OpKind.GradientSetter => arguments.Count == 2 && arguments[0] is NodeRef,
+            OpKind.Backward => arguments.Count is 1 or 2 && arguments[0] is NodeRef,
             _ => false,
         };
         if (!wellTyped)

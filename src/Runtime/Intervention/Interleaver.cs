@@ -18,7 +18,7 @@ internal sealed record InvocationRows(int Start, int Count, IReadOnlyList<long> 
 /// it creates are owned here, detached from TorchSharp dispose scopes, and disposed as soon as their last consumer has
 /// run; saved values are copies that outlive the run. See docs/architecture.md#the-executor-and-invocation-rows.
 /// </summary>
-internal sealed class Interleaver : IDisposable
+internal sealed partial class Interleaver : IDisposable
 {
     private readonly InterventionGraph _graph;
     private readonly Func<string, nn.Module> _resolveModule;
@@ -56,8 +56,9 @@ internal sealed class Interleaver : IDisposable
             {
                 _remainingUses[dependency]++;
             }
-            _home[node.Id] = HomeOf(node);
+            _home[node.Id] = node.Definition.Kind == OpKind.InPlace && RootOf(node) is { Definition.Kind: OpKind.Getter } getter ? getter.Access : null;
         }
+        PlanGradients();
     }
 
     /// <summary>The saved values by node id; the caller takes ownership once the run is over.</summary>
@@ -77,8 +78,12 @@ internal sealed class Interleaver : IDisposable
         }
     }
 
-    /// <summary>Runs what is still runnable after the model has finished, and checks every access was reached.</summary>
+    /// <summary>
+    /// Runs what is still runnable after the model has finished, checks every access was reached, then runs the backward
+    /// pass if the graph asks for one and checks every gradient was reached.
+    /// </summary>
     /// <exception cref="ModuleNotCalledException">An access names a module call the run never made.</exception>
+    /// <exception cref="GradientException">A gradient the backward pass never reached, or a loss that is not a scalar.</exception>
     public void Finish()
     {
         RunReady(point: null, value: null);
@@ -91,6 +96,9 @@ internal sealed class Interleaver : IDisposable
                 $"{Where(unreached)}{access} in invocation {access.Invocation} was never reached: {Label(access.Path)} ran {calls} time(s) in this run" +
                 (access.Call > 0 ? "; there are fewer forward passes than Next() calls." : "."));
         }
+        RunBackward();
+        RunReady(point: null, value: null);
+        RequireGradientsReached();
     }
 
     /// <summary>Removes every hook; safe to call more than once.</summary>
@@ -129,8 +137,8 @@ internal sealed class Interleaver : IDisposable
         {
             return output;
         }
-        var call = NextCall(_outputCalls, path);
-        return RunReady(new HookPoint(path, Output: true, call), output);
+        var point = new HookPoint(path, Output: true, NextCall(_outputCalls, path));
+        return RunReady(point, TapModuleValues(point, output));
     }
 
     private object?[]? OnInput(string path, object?[] arguments)
@@ -139,9 +147,9 @@ internal sealed class Interleaver : IDisposable
         {
             return null;
         }
-        var call = NextCall(_inputCalls, path);
+        var point = new HookPoint(path, Output: false, NextCall(_inputCalls, path));
         var before = new ArgumentTuple(arguments);
-        var after = RunReady(new HookPoint(path, Output: false, call), before);
+        var after = RunReady(point, TapModuleValues(point, before));
         return ReferenceEquals(after, before) ? null : ((ArgumentTuple)after!).Arguments;
     }
 
@@ -152,7 +160,11 @@ internal sealed class Interleaver : IDisposable
         return call;
     }
 
-    private sealed record HookPoint(string Path, bool Output, int Call)
+    /// <summary>Where the executor is when it binds values: a module's hook, or a gradient tap.</summary>
+    private abstract record Point;
+
+    /// <summary>A module's call: its output (or inputs) in the forward pass.</summary>
+    private sealed record HookPoint(string Path, bool Output, int Call) : Point
     {
         public bool Matches(ModuleAccess access) =>
             access.Path == Path && access.Call == Call && (access.Kind == AccessKind.Output) == Output;
@@ -162,7 +174,7 @@ internal sealed class Interleaver : IDisposable
     /// Binds the accesses of <paramref name="point"/> and runs every ready node, in program order, until nothing more
     /// can run. Accesses of one invocation keep their order: a read after a set sees the set value.
     /// </summary>
-    private object? RunReady(HookPoint? point, object? value)
+    private object? RunReady(Point? point, object? value)
     {
         _cancellation.ThrowIfCancellationRequested();
         bool progress;
@@ -181,7 +193,7 @@ internal sealed class Interleaver : IDisposable
                 var op = node.Definition;
                 if (op.Kind is OpKind.Getter or OpKind.Setter)
                 {
-                    if (point is null || !point.Matches(node.Access!) || blockedInvocations?.Contains(node.Access!.Invocation) == true)
+                    if (point is not HookPoint hook || !hook.Matches(node.Access!) || blockedInvocations?.Contains(node.Access!.Invocation) == true)
                     {
                         continue;
                     }
@@ -201,7 +213,28 @@ internal sealed class Interleaver : IDisposable
                     }
                     progress = true;
                 }
-                else if (IsReady(node))
+                else if (op.Kind is OpKind.GradientGetter or OpKind.GradientSetter)
+                {
+                    if (point is not GradientPoint gradient || _tapOf.GetValueOrDefault(id, -1) != gradient.Tap)
+                    {
+                        continue;
+                    }
+                    if (op.Kind == OpKind.GradientGetter)
+                    {
+                        Complete(id, Own(GradientOf((Tensor)value!, id)));
+                    }
+                    else if (IsReady(node))
+                    {
+                        SetGradient((Tensor)value!, node);
+                        Complete(id, null);
+                    }
+                    else
+                    {
+                        continue;
+                    }
+                    progress = true;
+                }
+                else if (op.Kind != OpKind.Backward && IsReady(node))
                 {
                     Complete(id, Execute(node, op));
                     progress = true;
@@ -211,13 +244,23 @@ internal sealed class Interleaver : IDisposable
         while (progress);
         _pending.RemoveAll(id => _done[id]);
 
-        if (point is not null)
+        if (point is HookPoint hookPoint)
         {
             var stuck = _pending.Select(id => _graph.Nodes[id])
-                .FirstOrDefault(node => (IsSetter(node) && point.Matches(node.Access!)) || (_home[node.Id] is { } home && point.Matches(home)));
+                .FirstOrDefault(node => (IsSetter(node) && hookPoint.Matches(node.Access!)) || (_home[node.Id] is { } home && hookPoint.Matches(home)));
             if (stuck is not null)
             {
                 throw OutOfOrder(stuck);
+            }
+        }
+        else if (point is GradientPoint gradientPoint)
+        {
+            var stuck = _pending.Select(id => _graph.Nodes[id]).FirstOrDefault(node =>
+                _tapOf.GetValueOrDefault(_gradientHome.GetValueOrDefault(node.Id, node.Id), -1) == gradientPoint.Tap
+                && node.Definition.Kind is OpKind.GradientSetter or OpKind.InPlace);
+            if (stuck is not null)
+            {
+                throw GradientOutOfOrder(stuck);
             }
         }
         return value;
@@ -227,9 +270,14 @@ internal sealed class Interleaver : IDisposable
     {
         var target = IsSetter(stuck) ? stuck.Access! : _home[stuck.Id]!;
         var blocking = Blocking(stuck);
-        var source = blocking is null ? "a value that is not computed yet" : $"{Label(blocking.Access!.Path)} ({blocking.Access})";
+        var source = blocking switch
+        {
+            null => "a value that is not computed yet",
+            { Access: { } access } => $"{Label(access.Path)} ({access})",
+            _ => $"{Describe(blocking)}, a gradient of the backward pass,",
+        };
         return new OutOfOrderException(
-            $"{Where(stuck)}{target} in invocation {target.Invocation} is set from {source}, which the forward pass computes only " +
+            $"{Where(stuck)}{target} in invocation {target.Invocation} is set from {source} which the forward pass computes only " +
             $"after {Label(target.Path)} has run; a module's value can only be set from modules that run before it.");
     }
 
@@ -242,7 +290,7 @@ internal sealed class Interleaver : IDisposable
             {
                 continue;
             }
-            if (argument.Access is not null && IsAccess(argument))
+            if ((argument.Access is not null && IsAccess(argument)) || argument.Definition.Kind == OpKind.GradientGetter)
             {
                 return argument;
             }
@@ -274,6 +322,7 @@ internal sealed class Interleaver : IDisposable
     {
         _done[id] = true;
         var node = _graph.Nodes[id];
+        value = TapComputedValue(id, value);
         if (node.Saved)
         {
             _saved[id] = SaveCopy(node, value);
@@ -479,27 +528,15 @@ internal sealed class Interleaver : IDisposable
         _ => argument,
     };
 
-    /// <summary>The module access a write into a view lands in: found by following view ops back to a getter.</summary>
-    private ModuleAccess? HomeOf(Node node)
+    /// <summary>The value a write into a view lands in: found by following view ops back (a getter, a gradient, ...).</summary>
+    private Node RootOf(Node node)
     {
-        if (node.Definition.Kind != OpKind.InPlace)
-        {
-            return null;
-        }
         var current = node;
-        while (true)
+        while (current.Definition.IsView && current.Args.Count > 0 && current.Args[0] is NodeRef source)
         {
-            var op = current.Definition;
-            if (op.Kind == OpKind.Getter)
-            {
-                return current.Access;
-            }
-            if (!op.IsView || current.Args.Count == 0 || current.Args[0] is not NodeRef source)
-            {
-                return null;
-            }
             current = _graph.Nodes[source.Id];
         }
+        return current;
     }
 
     private string Describe(Node node) => NodeDescriptions.Describe(_graph, node);

@@ -32,6 +32,9 @@ internal static class NodeDescriptions
             OpKind.Token => $"{Argument(node.Args[0])}.Token[{Token((TokenSelector)node.Args[1]!)}]",
             OpKind.ModuleCall => $"{(node.Access!.Path.Length == 0 ? "model" : node.Access.Path)}({string.Join(", ", ((IReadOnlyList<object?>)node.Args[0]!).Select(Argument))})",
             OpKind.Local => $"Apply({Argument(node.Args[0])})",
+            OpKind.GradientGetter => $"{Argument(node.Args[0])}.Grad",
+            OpKind.GradientSetter => $"{Argument(node.Args[0])}.Grad = {Argument(node.Args[1])}",
+            OpKind.Backward => $"{Argument(node.Args[0])}.Backward({string.Join(", ", node.Args.Skip(1).Select(Argument))})",
             _ when op == OpRegistry.Index => $"{Argument(node.Args[0])}{Argument(node.Args[1])}",
             _ => $"{node.Op}({string.Join(", ", node.Args.Select(Argument))})",
         };

@@ -29,6 +29,15 @@ internal enum OpKind
 
     /// <summary>Runs local code (<c>apply</c>); never serialized or run remotely.</summary>
     Local,
+
+    /// <summary>Reads the gradient that reaches a value in the backward pass (<c>grad</c>).</summary>
+    GradientGetter,
+
+    /// <summary>Replaces the gradient that flows further back from a value (<c>set_grad</c>).</summary>
+    GradientSetter,
+
+    /// <summary>Runs the backward pass from a loss after the forward (<c>backward</c>).</summary>
+    Backward,
 }
 
 /// <summary>One entry of the op registry.</summary>
@@ -60,6 +69,9 @@ internal static class OpRegistry
     public static readonly OpDefinition Token = new("token", OpKind.Token, IsView: true);
     public static readonly OpDefinition Call = new("call", OpKind.ModuleCall);
     public static readonly OpDefinition Apply = new("apply", OpKind.Local);
+    public static readonly OpDefinition Grad = new("grad", OpKind.GradientGetter);
+    public static readonly OpDefinition SetGrad = new("set_grad", OpKind.GradientSetter);
+    public static readonly OpDefinition Backward = new("backward", OpKind.Backward);
 
     public static readonly OpDefinition Add = Binary("add", (a, b) => a + b, (a, s) => a + s, (s, b) => s + b);
     public static readonly OpDefinition Sub = Binary("sub", (a, b) => a - b, (a, s) => a - s, (s, b) => s - b);

@@ -57,6 +57,7 @@ internal sealed class ShapeInference(InterventionGraph graph, NnSightModel model
             OpKind.Token => TokenShape(node),
             OpKind.ModuleCall => CallShape(node),
             OpKind.Function => OnMeta(node, op),
+            OpKind.GradientGetter => Of(graph.Nodes[((NodeRef)node.Args[0]!).Id]),
             _ => throw Unknown(node, op.Kind == OpKind.Local ? "it is computed by local code (Apply)" : "it is not a value"),
         };
     }

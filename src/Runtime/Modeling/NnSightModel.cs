@@ -50,6 +50,12 @@ public abstract class NnSightModel
         return envoy;
     }
 
+    /// <summary>
+    /// Clears the <c>.grad</c> of every parameter. Parameters that require grad (the default) accumulate their gradients
+    /// over the <c>Backward()</c> traces they take part in, as PyTorch leaves do, until cleared.
+    /// </summary>
+    public void ZeroGrad() => ModuleAt("").zero_grad();
+
     /// <summary>The id an NnSight server serves this model under (by default the model folder's name).</summary>
     public string? RemoteId { get; set; }
 

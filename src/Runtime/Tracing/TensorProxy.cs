@@ -68,6 +68,50 @@ public sealed partial class TensorProxy
     /// <summary>A tensor as a proxy, so it can be assigned or passed where a proxy is expected: <c>x[.., 0] = steering</c>.</summary>
     public static implicit operator TensorProxy(Tensor value) => new(value ?? throw new ArgumentNullException(nameof(value)));
 
+    /// <summary>
+    /// The gradient that reaches this value in the trace's backward pass (its invocation's rows, like the value), as a
+    /// proxy; setting it replaces the gradient that flows further back. Only a trace that calls <see cref="Backward(string, int)"/>
+    /// has gradients; a trace without one refuses <c>.Grad</c> before anything runs.
+    /// </summary>
+    /// <exception cref="GradientException">The value is a tuple or an integer tensor.</exception>
+    public TensorProxy Grad
+    {
+        get
+        {
+            var source = CallSites.Capture();
+            RequireDifferentiable(source);
+            return Tracer.Record(OpRegistry.Grad, [new NodeRef(Node.Id)], source);
+        }
+        set
+        {
+            var source = CallSites.Capture();
+            RequireDifferentiable(source);
+            Tracer.Record(OpRegistry.SetGrad, [new NodeRef(Node.Id), Tracer.Argument(value)], source);
+        }
+    }
+
+    /// <summary>
+    /// Runs the backward pass from this scalar after the forward pass (the trace then runs with autograd on). Several
+    /// <c>Backward()</c> calls in one trace run as one backward pass of the sum of their losses, so each invocation's
+    /// gradients are those of its own loss. Parameters that require grad accumulate <c>.grad</c> as PyTorch leaves do.
+    /// </summary>
+    /// <exception cref="GradientException">The value is not a scalar (pass a gradient with <see cref="Backward(TensorProxy, string, int)"/>).</exception>
+    public void Backward([CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        var source = CallSites.At(file, line);
+        if (KnownShape() is { } known && known.Dims.Aggregate(1L, (product, size) => product * size) != 1)
+        {
+            throw new GradientException(
+                $"{(source is null ? "" : $"{source}: ")}Backward() needs a scalar loss, and {Describe()} has shape {known}; reduce it " +
+                "(sum(), mean()) or pass the gradient, Backward(gradient).");
+        }
+        Tracer.Record(OpRegistry.Backward, [new NodeRef(Node.Id)], source);
+    }
+
+    /// <summary>Runs the backward pass from this value weighted by <paramref name="gradient"/> (its shape), as PyTorch's <c>backward(gradient)</c>.</summary>
+    public void Backward(TensorProxy gradient, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) =>
+        Tracer.Record(OpRegistry.Backward, [new NodeRef(Node.Id), Tracer.Argument(gradient)], CallSites.At(file, line));
+
     /// <summary>Keeps the value after the run; read it with <see cref="Value"/>.</summary>
     public TensorProxy Save()
     {
@@ -141,6 +185,43 @@ public sealed partial class TensorProxy
     }
 
     internal string Describe() => NodeDescriptions.Describe(Tracer.Graph, Node);
+
+    /// <summary>The value's tensor shape when the rules know it, else null.</summary>
+    private TensorShape? KnownShape()
+    {
+        try
+        {
+            return Tracer.ShapeOf(Node) as TensorShape;
+        }
+        catch (ShapeUnknownException)
+        {
+            return null;
+        }
+    }
+
+    /// <exception cref="GradientException">The value is known to be a tuple or an integer tensor.</exception>
+    private void RequireDifferentiable(SourceLocation? source)
+    {
+        ValueShape shape;
+        try
+        {
+            shape = Tracer.ShapeOf(Node);
+        }
+        catch (ShapeUnknownException)
+        {
+            return;
+        }
+        var problem = shape switch
+        {
+            TupleShape => "is a tuple; index it ([0], [1], ...) to reach a tensor's gradient",
+            TensorShape { Dtype: var dtype } when !is_floating_point(dtype) => $"is a {dtype} tensor; only floating-point values have gradients",
+            _ => null,
+        };
+        if (problem is not null)
+        {
+            throw new GradientException($"{(source is null ? "" : $"{source}: ")}{Describe()} {problem}.");
+        }
+    }
 
     /// <summary>The tracer of the first operand that is a recorded proxy.</summary>
     internal static Tracer TracerOf(IEnumerable<object?> operands) =>
