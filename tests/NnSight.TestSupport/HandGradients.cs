@@ -7,44 +7,63 @@ using static TorchSharp.torch;
 namespace NnSight.TestSupport;
 
 /// <summary>
-/// Gradients computed the plain TorchSharp way, as a reference for <c>.Grad</c>: forward hooks keep module outputs (a
-/// block's hidden states, any other module's tensor output) and <c>retain_grad()</c> them, and a backward from a loss
-/// computed from the logits fills their <c>.grad</c>.
+/// A forward pass with autograd, written the plain TorchSharp way, as a reference for <c>.Grad</c>: forward hooks keep
+/// module outputs (a block's hidden states, any other module's tensor output) and <c>retain_grad()</c> them. Disposing
+/// it releases them and clears the model's parameter gradients.
 /// </summary>
-public static class HandGradients
+public sealed class HandGradients : IDisposable
 {
-    /// <summary>The gradients of the loss <c>loss(logits)</c> at the outputs of <paramref name="paths"/>, for one row of ids.</summary>
-    /// <returns>Copies the caller owns, by path. The model's parameter gradients are cleared afterwards.</returns>
-    public static Dictionary<string, Tensor> Of(LanguageModel model, long[] ids, Func<Tensor, Tensor> loss, params string[] paths)
+    private readonly LanguageModel _model;
+    private readonly Dictionary<string, Tensor> _kept = new(StringComparer.Ordinal);
+
+    /// <summary>Runs the forward pass over one row of <paramref name="ids"/>, keeping the outputs of <paramref name="paths"/>.</summary>
+    public HandGradients(LanguageModel model, long[] ids, params string[] paths)
     {
         ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(loss);
-        var kept = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        var removers = paths.Select(path => Keep(model.ModuleAt(path), output => kept[path] = output)).ToList();
+        _model = model;
+        var removers = paths.Select(path => Keep(model.ModuleAt(path), output => _kept[path] = output)).ToList();
         try
         {
-            using var scope = NewDisposeScope();
             using var gradMode = enable_grad();
             using var batch = model.Batch([ids]);
-            var positions = TokenBatch.PositionIds(batch.AttentionMask);
+            using var positions = TokenBatch.PositionIds(batch.AttentionMask);
             using var output = model.Module.call(batch.InputIds, null, batch.AttentionMask, positions, 0);
-            loss(output.Logits).backward();
-            return kept.ToDictionary(pair => pair.Key, pair => pair.Value.grad!.clone().DetachFromDisposeScope(), StringComparer.Ordinal);
+            Logits = output.Logits.alias().DetachFromDisposeScope();
         }
         finally
         {
-            foreach (var tensor in kept.Values)
-            {
-                tensor.Dispose();
-            }
             removers.ForEach(remove => remove());
-            model.ZeroGrad();
         }
+    }
+
+    /// <summary>The logits of the forward pass, with their autograd history.</summary>
+    public Tensor Logits { get; }
+
+    /// <summary>The kept output of <paramref name="path"/>; after a backward, its <c>.grad</c> is filled.</summary>
+    public Tensor this[string path] => _kept[path];
+
+    /// <summary>The gradients of <paramref name="loss"/> at the outputs of <paramref name="paths"/>, as copies the caller owns.</summary>
+    public static Dictionary<string, Tensor> Of(LanguageModel model, long[] ids, Func<Tensor, Tensor> loss, params string[] paths)
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        using var run = new HandGradients(model, ids, paths);
+        loss(run.Logits).backward();
+        return paths.ToDictionary(path => path, path => run[path].grad!.clone().DetachFromDisposeScope(), StringComparer.Ordinal);
+    }
+
+    /// <summary>Releases the kept tensors and the autograd graph, and clears the parameter gradients.</summary>
+    public void Dispose()
+    {
+        foreach (var tensor in _kept.Values.Append(Logits))
+        {
+            tensor.Dispose();
+        }
+        _model.ZeroGrad();
     }
 
     private static Action Keep(nn.Module module, Action<Tensor> keep)
     {
-        // The model disposes its intermediate handles; the kept one leaves their dispose scope.
+        // The model disposes its intermediate handles; the kept one leaves their dispose scope and is disposed here.
         Tensor Retained(Tensor tensor)
         {
             tensor.retain_grad();

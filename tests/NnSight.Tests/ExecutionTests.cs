@@ -1,4 +1,3 @@
-using System.Reflection;
 using NnSight.Models;
 using NnSight.TestSupport;
 using TorchSharp;
@@ -394,30 +393,9 @@ public sealed class ExecutionTests(TinyGpt2Fixture fixture) : IClassFixture<Tiny
 
     private void AssertModelClean()
     {
-        foreach (var (_, module) in _model.Module.named_modules().Append(("", _model.Module)))
-        {
-            foreach (var hooks in new[] { "pre_hooks", "post_hooks" })
-            {
-                if (FindField(module.GetType(), hooks) is { } field)
-                {
-                    Assert.Empty((System.Collections.IEnumerable)field.GetValue(module)!);
-                }
-            }
-        }
+        HookAssert.NoHooks(_model.Module);
         using var batch = _model.Tokenize([Eiffel]);
         using var output = _model.Forward(batch);
         Reference.Scenario("01_trace_save").Expect("logits", output.Logits);
-    }
-
-    private static FieldInfo? FindField(Type type, string name)
-    {
-        for (var current = type; current is not null; current = current.BaseType)
-        {
-            if (current.GetField(name, BindingFlags.Instance | BindingFlags.NonPublic) is { } field)
-            {
-                return field;
-            }
-        }
-        return null;
     }
 }
