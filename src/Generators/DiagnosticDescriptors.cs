@@ -97,6 +97,12 @@ internal static class DiagnosticDescriptors
         "Apply runs local code, which a server never runs; '{0}' runs remotely, so compute this with proxy operations or run the trace locally",
         DiagnosticSeverity.Error);
 
+    public static readonly DiagnosticDescriptor GradientWithoutBackward = Usage(
+        "NNS0108",
+        "Gradient in a trace without Backward()",
+        "'{0}.Grad' is used in a trace that never calls Backward(); only a trace that runs a backward pass has gradients, so call Backward() on a scalar loss in this trace",
+        DiagnosticSeverity.Error);
+
     /// <summary>Finds the descriptor of an id.</summary>
     public static DiagnosticDescriptor ById(string id) => id switch
     {

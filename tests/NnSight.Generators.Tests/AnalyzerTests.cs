@@ -504,4 +504,46 @@ public sealed class AnalyzerTests
                 var fine = model.LmHead.Output.Apply(logits => logits).Save();
             }
             """);
+
+    [Fact]
+    public Task NNS0108_grad_in_a_trace_without_backward() =>
+        AnalyzerVerifier.VerifyAsync<GradientWithoutBackwardAnalyzer>(Header + """
+            using (var tracer = model.Trace())
+            using (tracer.Invoke("a"))
+            {
+                var grad = {|NNS0108:model.Transformer.H[1].Output[0].Grad|}.Save();
+                {|NNS0108:model.Transformer.H[2].Output[0].Grad|} = model.Transformer.H[2].Output[0] * 0;
+            }
+            using (var tracer = model.Trace())
+            {
+                using (tracer.Invoke("b"))
+                {
+                    var grad = model.Transformer.H[1].Output[0].Grad.Save();
+                }
+                using (tracer.Invoke("c"))
+                {
+                    model.LmHead.Output[0, ^1, 6342].Backward();
+                }
+            }
+            model.Trace(t => t.Invoke("d", () =>
+            {
+                var grad = {|NNS0108:model.Transformer.H[1].Output[0].Grad|}.Save();
+            }));
+            using (var tracer = model.Trace())
+            using (tracer.Invoke("e"))
+            {
+                var grad = model.Transformer.H[1].Output[0].Grad.Save();
+                Loss(model).Backward();
+            }
+            using (var tracer = model.Trace())
+            using (tracer.Invoke("f"))
+            {
+                var grad = model.Transformer.H[1].Output[0].Grad.Save();
+                Finish(model);
+            }
+
+            static TensorProxy Loss(ModelGpt2 model) => model.LmHead.Output[0, ^1, 6342];
+            static void Finish(ModelGpt2 model) => model.LmHead.Output[0, ^1, 6342].Backward();
+            """);
 }
+

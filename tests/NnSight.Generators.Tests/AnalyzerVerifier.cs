@@ -36,6 +36,7 @@ internal static class AnalyzerVerifier
         new TooManyNextCallsAnalyzer(),
         new AccessOutOfForwardOrderAnalyzer(),
         new LocalCodeInRemoteTraceAnalyzer(),
+        new GradientWithoutBackwardAnalyzer(),
     ];
 
     /// <summary>What all usage analyzers report on <paramref name="program"/>, which must compile (with the generated models).</summary>
