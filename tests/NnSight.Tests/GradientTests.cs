@@ -286,5 +286,51 @@ public sealed class GradientTests(TinyGpt2Fixture gpt2, TinyLlamaFixture llama)
         output.Dispose();
         Assert.Equal(before, statistics.ThreadTotalLiveCount);
     }
+
+    [Fact]
+    public void Gradients_of_inputs_and_of_operation_results_follow_the_chain_rule()
+    {
+        var model = gpt2.Model;
+        TensorProxy output, input, doubled, original;
+        using (var tracer = model.Trace())
+        using (tracer.Invoke(Prompt("gpt2")))
+        {
+            output = model.Envoy("transformer.h.1").Output[0].Grad.Save();
+            input = model.Envoy("transformer.h.2").Input.Grad.Save();
+            var hidden = model.Envoy("transformer.h.2").Output[0];
+            var twice = hidden * 2;
+            model.Envoy("transformer.h.2").Output[0] = twice;
+            doubled = twice.Grad.Save();
+            original = hidden.Grad.Save();
+            model.Envoy("lm_head").Output[0, ^1, Target].Backward();
+        }
+
+        TensorAssert.Close(output.Value, input.Value, 0, 0, "block 2's input is block 1's hidden states");
+        TensorAssert.Close(doubled.Value * 2, original.Value, Rtol, Atol, "d/dx of 2x");
+    }
+
+    [Fact]
+    public void Backward_with_a_gradient_weights_a_non_scalar_loss()
+    {
+        var model = gpt2.Model;
+        var ids = Prompt("gpt2");
+        using var oneHot = zeros(50257);
+        oneHot[Target] = 1;
+        TensorProxy weighted, scalar;
+        using (var tracer = model.Trace())
+        using (tracer.Invoke(ids))
+        {
+            weighted = model.Envoy("transformer.h.1").Output[0].Grad.Save();
+            model.Envoy("lm_head").Output[0, ^1].Backward(oneHot);
+        }
+        using (var tracer = model.Trace())
+        using (tracer.Invoke(ids))
+        {
+            scalar = model.Envoy("transformer.h.1").Output[0].Grad.Save();
+            model.Envoy("lm_head").Output[0, ^1, Target].Backward();
+        }
+
+        TensorAssert.Close(scalar.Value, weighted.Value, Rtol, Atol, "Backward(one-hot) equals Backward() of that logit");
+    }
 }
 
