@@ -1,6 +1,5 @@
 using BenchmarkDotNet.Attributes;
 using NnSight.Models;
-using NnSight.Models.Gpt2;
 using static TorchSharp.torch;
 
 namespace NnSight.Benchmarks;
@@ -14,28 +13,23 @@ namespace NnSight.Benchmarks;
 public class GradientBenchmarks
 {
     private const long Target = 6342;
-    private LanguageModel _model = null!;
-    private TokenBatch _batch = null!;
+    private Gpt2SmallInput _input = null!;
     private Tensor _positions = null!;
-    private long[] _ids = null!;
+
+    private LanguageModel Model => _input.Model;
 
     [GlobalSetup]
     public void Setup()
     {
-        manual_seed(0);
-        _model = new LanguageModel(new GPT2LMHeadModel(new GPT2Config()));
-        using var ids = randint(0, 50257, [128], dtype: ScalarType.Int64);
-        _ids = ids.data<long>().ToArray();
-        _batch = _model.Batch([_ids]);
-        _positions = TokenBatch.PositionIds(_batch.AttentionMask);
+        _input = new Gpt2SmallInput();
+        _positions = TokenBatch.PositionIds(_input.Batch.AttentionMask);
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
         _positions.Dispose();
-        _batch.Dispose();
-        _model.Dispose();
+        _input.Dispose();
     }
 
     [Benchmark(Baseline = true, Description = "forward + backward 1x128")]
@@ -43,29 +37,29 @@ public class GradientBenchmarks
     {
         using var scope = NewDisposeScope();
         using var gradMode = enable_grad();
-        using var output = _model.Module.call(_batch.InputIds, null, _batch.AttentionMask, _positions, 0);
+        using var output = Model.Module.call(_input.Batch.InputIds, null, _input.Batch.AttentionMask, _positions, 0);
         output.Logits[0, -1, Target].backward();
-        _model.ZeroGrad();
+        Model.ZeroGrad();
     }
 
     [Benchmark(Description = "trace 1x128, 24 .Grad saves")]
     public void TwentyFourGradients()
     {
         var saved = new List<TensorProxy>();
-        var tracer = _model.Trace();
+        var tracer = Model.Trace();
         using (tracer)
-        using (tracer.Invoke(_ids))
+        using (tracer.Invoke(_input.Ids))
         {
-            var blocks = _model.Envoy("transformer.h");
+            var blocks = Model.Envoy("transformer.h");
             for (var layer = 0; layer < blocks.Count; layer++)
             {
                 saved.Add(blocks[layer].Output[0].Grad.Save());
                 saved.Add(blocks[layer].Child("mlp").Output.Grad.Save());
             }
-            _model.Envoy("lm_head").Output[0, ^1, Target].Backward();
+            Model.Envoy("lm_head").Output[0, ^1, Target].Backward();
         }
         tracer.Output.Dispose();
         saved.ForEach(proxy => proxy.Value.Dispose());
-        _model.ZeroGrad();
+        Model.ZeroGrad();
     }
 }

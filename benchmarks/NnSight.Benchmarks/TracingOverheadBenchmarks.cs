@@ -1,7 +1,5 @@
 using BenchmarkDotNet.Attributes;
 using NnSight.Models;
-using NnSight.Models.Gpt2;
-using static TorchSharp.torch;
 
 namespace NnSight.Benchmarks;
 
@@ -12,42 +10,31 @@ namespace NnSight.Benchmarks;
 [MemoryDiagnoser(displayGenColumns: false)]
 public class TracingOverheadBenchmarks
 {
-    private LanguageModel _model = null!;
-    private TokenBatch _batch = null!;
-    private long[] _ids = null!;
+    private Gpt2SmallInput _input = null!;
+
+    private LanguageModel Model => _input.Model;
 
     [GlobalSetup]
-    public void Setup()
-    {
-        manual_seed(0);
-        _model = new LanguageModel(new GPT2LMHeadModel(new GPT2Config()));
-        using var ids = randint(0, 50257, [128], dtype: ScalarType.Int64);
-        _ids = ids.data<long>().ToArray();
-        _batch = _model.Batch([_ids]);
-    }
+    public void Setup() => _input = new Gpt2SmallInput();
 
     [GlobalCleanup]
-    public void Cleanup()
-    {
-        _batch.Dispose();
-        _model.Dispose();
-    }
+    public void Cleanup() => _input.Dispose();
 
     [Benchmark(Baseline = true, Description = "forward 1x128")]
     public void Plain()
     {
-        using var output = _model.Forward(_batch);
+        using var output = Model.Forward(_input.Batch);
     }
 
     [Benchmark(Description = "trace 1x128, 24 saves")]
     public void TwentyFourSaves()
     {
         var saved = new List<TensorProxy>();
-        var tracer = _model.Trace();
+        var tracer = Model.Trace();
         using (tracer)
-        using (tracer.Invoke(_ids))
+        using (tracer.Invoke(_input.Ids))
         {
-            var blocks = _model.Envoy("transformer.h");
+            var blocks = Model.Envoy("transformer.h");
             for (var layer = 0; layer < blocks.Count; layer++)
             {
                 saved.Add(blocks[layer].Output[0].Save());
