@@ -93,6 +93,10 @@ public static class GraphSerializer
         {
             writer.WriteBoolean("saved", true);
         }
+        if (node.Optional)
+        {
+            writer.WriteBoolean("optional", true);
+        }
         if (node.Source is { } source)
         {
             writer.WriteStartObject("source");
@@ -314,6 +318,7 @@ public static class GraphSerializer
                 : null;
             var node = graph.Add(op, args, access, source);
             node.Saved = element.TryGetProperty("saved", out var saved) && saved.GetBoolean();
+            node.Optional = element.TryGetProperty("optional", out var optional) && optional.GetBoolean();
         }
 
         private object? ReadArgument(JsonElement element, int id)

@@ -227,7 +227,8 @@ internal sealed partial class Interleaver
     /// <exception cref="GradientException">A gradient getter or setter that the backward pass never reached.</exception>
     private void RequireGradientsReached()
     {
-        var unreached = _pending.Select(id => _graph.Nodes[id]).FirstOrDefault(node => node.Definition.Kind is OpKind.GradientGetter or OpKind.GradientSetter);
+        var unreached = _pending.Select(id => _graph.Nodes[id])
+            .FirstOrDefault(node => node.Definition.Kind is OpKind.GradientGetter or OpKind.GradientSetter && !node.Optional);
         if (unreached is not null)
         {
             throw new GradientException(

@@ -87,7 +87,7 @@ internal sealed partial class Interleaver : IDisposable
     public void Finish()
     {
         RunReady(point: null, value: null);
-        var unreached = _pending.Select(id => _graph.Nodes[id]).FirstOrDefault(node => node.Access is not null && IsAccess(node));
+        var unreached = _pending.Select(id => _graph.Nodes[id]).FirstOrDefault(node => node.Access is not null && IsAccess(node) && !node.Optional);
         if (unreached is not null)
         {
             var access = unreached.Access!;

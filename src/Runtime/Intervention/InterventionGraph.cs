@@ -34,6 +34,27 @@ public sealed class InterventionGraph : IDisposable
         return node;
     }
 
+    /// <summary>
+    /// Appends a copy of <paramref name="template"/> (from this graph or another) at <paramref name="access"/>, its node
+    /// references mapped by <paramref name="map"/>; tensor constants become handles of this graph's own.
+    /// </summary>
+    internal Node AddCopy(Node template, Func<NodeRef, NodeRef> map, ModuleAccess? access)
+    {
+        var node = Add(template.Op, [.. template.Args.Select(argument => CopyArgument(argument, map))], access, template.Source, template.LocalFunction);
+        node.Saved = template.Saved;
+        node.Optional = template.Optional;
+        return node;
+    }
+
+    private static object? CopyArgument(object? argument, Func<NodeRef, NodeRef> map) => argument switch
+    {
+        NodeRef reference => map(reference),
+        Tensor tensor => tensor.alias().DetachFromDisposeScope(),
+        IndexSpec[] indices => indices.Select(index => index.Values is { } values ? index with { Values = values.alias().DetachFromDisposeScope() } : index).ToArray(),
+        List<object?> list => list.Select(item => CopyArgument(item, map)).ToList(),
+        _ => argument,
+    };
+
     /// <summary>The module paths the graph reads, writes or calls.</summary>
     internal IReadOnlySet<string> AccessedModules() =>
         _nodes.Where(node => node.Access is not null).Select(node => node.Access!.Path).ToHashSet(StringComparer.Ordinal);

@@ -94,6 +94,12 @@ public sealed class Node
     /// <summary>Whether the value is kept after the run.</summary>
     public bool Saved { get; internal set; }
 
+    /// <summary>
+    /// Whether the run may never reach this node without an error: the step copies of <c>All()</c> and <c>Steps()</c>
+    /// (a generation can end at eos before the last step).
+    /// </summary>
+    public bool Optional { get; internal set; }
+
     /// <summary>The nodes this node reads.</summary>
     public IEnumerable<int> Dependencies => Args.SelectMany(Referenced);
 

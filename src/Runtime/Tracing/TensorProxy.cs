@@ -47,6 +47,7 @@ public sealed partial class TensorProxy
     /// </summary>
     /// <exception cref="ValueNotReadyException">The tracing context has not run, or its run failed.</exception>
     /// <exception cref="ValueNotSavedException">The proxy was never saved.</exception>
+    /// <exception cref="TracingException">The proxy was recorded inside All() or Steps(): read <see cref="Values"/>.</exception>
     public Tensor Value => Tracer.SavedValue(this);
 
     /// <summary>The value's shape, known before the run from the model's shape rules and each op's rule.</summary>
@@ -115,9 +116,16 @@ public sealed partial class TensorProxy
     /// <summary>Keeps the value after the run; read it with <see cref="Value"/>.</summary>
     public TensorProxy Save()
     {
-        Node.Saved = true;
+        Tracer.MarkSaved(Node);
         return this;
     }
+
+    /// <summary>
+    /// The saved values of a proxy recorded inside <see cref="Invoker.All"/> or <see cref="Invoker.Steps"/>: one tensor per
+    /// step the run reached, in step order (a generation that stops at eos has fewer), each owned by the caller.
+    /// </summary>
+    /// <exception cref="TracingException">The proxy was not recorded inside All() or Steps() (read <see cref="Value"/>).</exception>
+    public IReadOnlyList<Tensor> Values => Tracer.SavedValues(this);
 
     /// <summary>Element <paramref name="index"/> of a tuple value, or row <paramref name="index"/> of a tensor (as Python's <c>[i]</c>).</summary>
     /// <remarks>Setting it replaces that element (of a module's value: only in this invocation's rows) or writes that row.</remarks>

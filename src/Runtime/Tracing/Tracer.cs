@@ -67,6 +67,11 @@ public class Tracer : IDisposable, IInvocationSizes
 
     internal Invoker? CurrentInvoker { get; private set; }
 
+    /// <summary>Every node recorded inside <c>All()</c>/<c>Steps()</c>, by id: its copies for each step, in step order.</summary>
+    private readonly Dictionary<int, IReadOnlyList<int>> _stepCopies = [];
+
+    private StepScope? _stepScope;
+
     /// <summary>Starts an invocation on one text.</summary>
     public Invoker Invoke(string prompt) => Invoke(new InvocationInput.Text([prompt]));
 
@@ -142,6 +147,39 @@ public class Tracer : IDisposable, IInvocationSizes
     /// <summary>The saved value of <paramref name="proxy"/> after the run.</summary>
     internal Tensor SavedValue(TensorProxy proxy)
     {
+        if (_stepCopies.ContainsKey(proxy.Node.Id))
+        {
+            throw new TracingException(
+                $"{proxy.Where}{proxy.Describe()} was recorded inside All()/Steps() and has one value per step: read Values.");
+        }
+        return SavedValueOf(proxy, proxy.Node.Id);
+    }
+
+    /// <summary>The saved values of a proxy recorded inside All()/Steps(), one per step the run reached.</summary>
+    internal IReadOnlyList<Tensor> SavedValues(TensorProxy proxy)
+    {
+        if (!_stepCopies.TryGetValue(proxy.Node.Id, out var copies))
+        {
+            throw new TracingException($"{proxy.Where}{proxy.Describe()} was not recorded inside All() or Steps(): read Value.");
+        }
+        if (!proxy.Node.Saved)
+        {
+            throw new ValueNotSavedException($"{proxy.Where}{proxy.Describe()} was never saved: call .Save() on it inside the trace to keep its values.");
+        }
+        var values = new List<Tensor>();
+        foreach (var id in copies)
+        {
+            if (_state == TracerState.Executed && _saved?.ContainsKey(id) != true)
+            {
+                break;
+            }
+            values.Add(SavedValueOf(proxy, id));
+        }
+        return values;
+    }
+
+    private Tensor SavedValueOf(TensorProxy proxy, int id)
+    {
         if (_state == TracerState.Recording)
         {
             throw new ValueNotReadyException(
@@ -155,11 +193,104 @@ public class Tracer : IDisposable, IInvocationSizes
         {
             throw new ValueNotSavedException($"{proxy.Where}{proxy.Describe()} was never saved: call .Save() on it inside the trace to keep its value.");
         }
-        if (_saved is null || !_saved.TryGetValue(proxy.Node.Id, out var value))
+        if (_saved is null || !_saved.TryGetValue(id, out var value))
         {
             throw new ValueNotReadyException($"{proxy.Where}{proxy.Describe()} has no value: the run did not complete.");
         }
         return value;
+    }
+
+    /// <summary>Opens a scope whose recordings are copied, when it ends, to every step of <paramref name="steps"/>.</summary>
+    internal IDisposable BeginSteps(Invoker invoker, Range steps)
+    {
+        RequireRecording();
+        if (!ReferenceEquals(CurrentInvoker, invoker))
+        {
+            throw new TracingException("All() and Steps() belong to the invocation that is open; call them inside its Invoke block.");
+        }
+        RequireNoStepScope("All() or Steps()");
+        var total = Generation?.MaxNewTokens ?? 1;
+        var (start, count) = (steps.Start.GetOffset(total), steps.End.GetOffset(total) - steps.Start.GetOffset(total));
+        if (start < 0 || count < 1 || start + count > total)
+        {
+            throw new TracingException(
+                $"Steps({steps}) covers no step of this run, which has {total} forward pass(es) (steps 0 to {total - 1}).");
+        }
+        _stepScope = new StepScope(this, invoker, invoker.Step, [.. Enumerable.Range(start, count)], Graph.Nodes.Count);
+        invoker.Step = start;
+        return _stepScope;
+    }
+
+    /// <summary>Marks <paramref name="node"/> saved, with its step copies.</summary>
+    internal void MarkSaved(Node node)
+    {
+        foreach (var id in _stepCopies.TryGetValue(node.Id, out var copies) ? copies : [node.Id])
+        {
+            Graph.Nodes[id].Saved = true;
+        }
+    }
+
+    internal void RequireNoStepScope(string what)
+    {
+        if (_stepScope is not null)
+        {
+            throw new TracingException($"{what} cannot be used inside All() or Steps(): the scope already covers its steps.");
+        }
+    }
+
+    /// <summary>
+    /// Ends a step scope: every node recorded in it is marked optional (a generation may end before a step) and copied
+    /// for each further step, module accesses moved to that step and references inside the scope to the step's copies.
+    /// </summary>
+    private void EndSteps(StepScope scope)
+    {
+        _stepScope = null;
+        scope.Invoker.Step = scope.ResumeStep;
+        if (IsExceptionPropagating())
+        {
+            return;
+        }
+        var templates = Graph.Nodes.Skip(scope.FirstNode).ToList();
+        var copies = templates.ToDictionary(template => template.Id, template => new List<int> { template.Id });
+        foreach (var template in templates)
+        {
+            template.Optional = true;
+        }
+        foreach (var step in scope.Steps.Skip(1))
+        {
+            var ids = new Dictionary<int, int>();
+            foreach (var template in templates)
+            {
+                var copy = Graph.AddCopy(template, reference => ids.TryGetValue(reference.Id, out var id) ? new NodeRef(id) : reference,
+                    template.Access is { } access ? access with { Call = step } : null);
+                ids[template.Id] = copy.Id;
+                copies[template.Id].Add(copy.Id);
+            }
+        }
+        foreach (var (template, ids) in copies)
+        {
+            _stepCopies[template] = ids;
+        }
+    }
+
+    /// <summary>An open <c>All()</c>/<c>Steps()</c> scope.</summary>
+    private sealed class StepScope(Tracer tracer, Invoker invoker, int resumeStep, IReadOnlyList<int> steps, int firstNode) : IDisposable
+    {
+        public Invoker Invoker { get; } = invoker;
+
+        public int ResumeStep { get; } = resumeStep;
+
+        public IReadOnlyList<int> Steps { get; } = steps;
+
+        public int FirstNode { get; } = firstNode;
+
+        public void Dispose()
+        {
+            if (ReferenceEquals(tracer._stepScope, this))
+            {
+                tracer.EndSteps(this);
+            }
+        }
     }
 
     internal void EndInvocation(Invoker invoker)
