@@ -125,7 +125,7 @@ internal sealed class JobQueue(ServerConfig config, JobStore jobs, ResultStore r
         }
         finally
         {
-            result?.Output.Dispose();
+            result?.Output?.Dispose();
             foreach (var saved in result?.Saved.Values ?? [])
             {
                 saved.Dispose();

@@ -29,7 +29,11 @@ internal sealed partial class ResultStore
     public string Write(string id, GraphResult result)
     {
         var path = Path.Combine(_directory, id + ".safetensors");
-        var tensors = new List<KeyValuePair<string, Tensor>> { new(RemoteProtocol.OutputTensor, result.Output) };
+        var tensors = new List<KeyValuePair<string, Tensor>>();
+        if (result.Output is { } output)
+        {
+            tensors.Add(new(RemoteProtocol.OutputTensor, output));
+        }
         tensors.AddRange(result.Saved.OrderBy(saved => saved.Key).Select(saved => new KeyValuePair<string, Tensor>(RemoteProtocol.SavedTensor(saved.Key), saved.Value)));
         SafetensorsWriter.Write(path, tensors, new Dictionary<string, string> { ["format"] = "pt", ["job"] = id });
         return path;

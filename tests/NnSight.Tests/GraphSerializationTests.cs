@@ -53,7 +53,7 @@ public sealed class GraphSerializationTests(TinyGpt2Fixture fixture) : IClassFix
         {
             TensorAssert.Close(proxy.Value, result.Saved[proxy.Node.Id], 0, 0, proxy.Describe());
         }
-        TensorAssert.Close(tracer.Output, result.Output, 0, 0, "output");
+        TensorAssert.Close(tracer.Output, result.Output!, 0, 0, "output");
     }
 
     [Fact]

@@ -92,6 +92,18 @@ public class Envoy
     /// <summary>All the module's positional arguments in the current invocation, as a tuple (<c>Inputs[1]</c>).</summary>
     public TensorProxy Inputs => Tracer.Access(OpRegistry.Inputs, AccessKind.Inputs, this);
 
+    /// <summary>
+    /// Makes <paramref name="value"/> this module's output in the current invocation, as a skipped module would give
+    /// (nnsight's <c>skip</c>); a structure the shape rules know differs is refused here. TorchSharp hooks cannot prevent
+    /// a forward, so the module still computes; its result is discarded.
+    /// </summary>
+    /// <exception cref="ShapeMismatchException">The value's shape or tuple structure differs from the module's output.</exception>
+    public void Skip(TensorProxy value, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        Tracer.Skip(this, value, CallSites.At(file, line));
+    }
+
     /// <summary>Runs this module on <paramref name="input"/> during the run, outside the forward order (the logit lens).</summary>
     public TensorProxy Call(TensorProxy input, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0) =>
         Call([input], file, line);

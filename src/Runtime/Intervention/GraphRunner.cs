@@ -3,9 +3,9 @@ using static TorchSharp.torch;
 namespace NnSight.Intervention;
 
 /// <summary>The result of running a graph: the model's primary output and the saved values, owned by the caller.</summary>
-/// <param name="Output">The logits of a forward pass, or the token ids of a generation.</param>
+/// <param name="Output">The logits of a forward pass, or the token ids of a generation; null when the run stopped early.</param>
 /// <param name="Saved">The saved values by node id.</param>
-public sealed record GraphResult(Tensor Output, IReadOnlyDictionary<int, Tensor> Saved);
+public sealed record GraphResult(Tensor? Output, IReadOnlyDictionary<int, Tensor> Saved);
 
 /// <summary>
 /// Runs an intervention graph on a model for given invocations: batches their rows, installs the hooks, runs one
@@ -39,10 +39,17 @@ public static class GraphRunner
         try
         {
             interleaver.Install();
-            output = generation is null ? model.RunForward(batch, request) : model.RunGeneration(batch, generation, request);
+            try
+            {
+                output = generation is null ? model.RunForward(batch, request) : model.RunGeneration(batch, generation, request);
+            }
+            catch (Interleaver.StopRun)
+            {
+                // Stop(): every node of the forward has run; the rest of the model does not.
+            }
             interleaver.RemoveHooks();
             interleaver.Finish();
-            if (backward)
+            if (backward && output is not null)
             {
                 // The caller's output must not keep the forward's autograd graph (every activation) alive.
                 using var attached = output;

@@ -29,6 +29,10 @@ public static class GraphSerializer
             writer.WriteStartObject();
             writer.WriteString("format", FormatName);
             writer.WriteNumber("version", InterventionGraph.FormatVersion);
+            if (graph.StopWhenDone)
+            {
+                writer.WriteBoolean("stop", true);
+            }
             writer.WriteStartArray("nodes");
             foreach (var node in graph.Nodes)
             {
@@ -258,6 +262,7 @@ public static class GraphSerializer
                 {
                     throw new GraphFormatException($"The graph is format version {version}; this runtime reads version {InterventionGraph.FormatVersion}.");
                 }
+                graph.StopWhenDone = root.TryGetProperty("stop", out var stop) && stop.GetBoolean();
                 foreach (var element in root.GetProperty("nodes").EnumerateArray())
                 {
                     var id = graph.Nodes.Count;

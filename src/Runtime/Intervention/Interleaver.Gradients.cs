@@ -30,6 +30,7 @@ internal sealed partial class Interleaver
     private readonly Dictionary<int, int> _tapOf = [];
     private readonly Dictionary<int, IReadOnlyList<Node>> _viewSteps = [];
     private readonly Dictionary<int, int> _gradientHome = [];
+    private readonly HashSet<int> _backwardPhase = [];
     private int _taps;
     private Exception? _backwardFailure;
 
@@ -61,6 +62,11 @@ internal sealed partial class Interleaver
                 _routes[node.Id] = new GradientRoute(null, []);
                 (_gradientsOfValue.TryGetValue(target.Id, out var nodes) ? nodes : _gradientsOfValue[target.Id] = []).Add(node.Id);
             }
+        }
+        foreach (var node in _graph.Nodes.Where(node =>
+            node.Definition.Kind is OpKind.GradientGetter or OpKind.GradientSetter or OpKind.Backward || _dependencies[node.Id].Any(_backwardPhase.Contains)))
+        {
+            _backwardPhase.Add(node.Id);
         }
         foreach (var node in _graph.Nodes.Where(node => node.Definition.Kind == OpKind.InPlace))
         {

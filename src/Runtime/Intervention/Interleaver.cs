@@ -138,7 +138,9 @@ internal sealed partial class Interleaver : IDisposable
             return output;
         }
         var point = new HookPoint(path, Output: true, NextCall(_outputCalls, path));
-        return RunReady(point, TapModuleValues(point, output));
+        var result = RunReady(point, TapModuleValues(point, output));
+        StopIfDone();
+        return result;
     }
 
     private object?[]? OnInput(string path, object?[] arguments)
@@ -150,7 +152,24 @@ internal sealed partial class Interleaver : IDisposable
         var point = new HookPoint(path, Output: false, NextCall(_inputCalls, path));
         var before = new ArgumentTuple(arguments);
         var after = RunReady(point, TapModuleValues(point, before));
+        StopIfDone();
         return ReferenceEquals(after, before) ? null : ((ArgumentTuple)after!).Arguments;
+    }
+
+    /// <summary>Thrown from a hook to end the model's run early once a graph that asks for it (Stop()) has nothing left to run forward.</summary>
+    internal sealed class StopRun : Exception
+    {
+        public StopRun() : base("The run stopped once every recorded node had run.")
+        {
+        }
+    }
+
+    private void StopIfDone()
+    {
+        if (_graph.StopWhenDone && _pending.All(_backwardPhase.Contains))
+        {
+            throw new StopRun();
+        }
     }
 
     private static int NextCall(Dictionary<string, int> calls, string path)

@@ -23,6 +23,9 @@ public sealed class InterventionGraph : IDisposable
     /// <summary>The nodes in program order.</summary>
     public IReadOnlyList<Node> Nodes => _nodes;
 
+    /// <summary>Whether the forward ends as soon as every node it runs has run (<c>tracer.Stop()</c>).</summary>
+    public bool StopWhenDone { get; internal set; }
+
     /// <summary>Appends a node with the next id; the graph takes ownership of the tensor constants in <paramref name="args"/>.</summary>
     /// <exception cref="ObjectDisposedException">The graph has been disposed.</exception>
     internal Node Add(string op, IReadOnlyList<object?> args, ModuleAccess? access = null, SourceLocation? source = null,

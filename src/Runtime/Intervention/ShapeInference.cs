@@ -62,20 +62,26 @@ internal sealed class ShapeInference(InterventionGraph graph, NnSightModel model
         };
     }
 
-    private ValueShape AccessShape(Node node)
+    private ValueShape AccessShape(Node node) => OfAccess(node.Access!, reason => Unknown(node, reason));
+
+    /// <summary>The structure of a module's value at <paramref name="access"/>, from the model's shape rules.</summary>
+    /// <exception cref="ShapeUnknownException">No rule applies.</exception>
+    public ValueShape OfAccess(ModuleAccess access) =>
+        OfAccess(access, reason => new ShapeUnknownException($"the shape of {access} is not known before the run: {reason}."));
+
+    private ValueShape OfAccess(ModuleAccess access, Func<string, ShapeUnknownException> unknown)
     {
-        var access = node.Access!;
-        var rules = model.ShapeRules ?? throw Unknown(node, "the model has no shape rules");
+        var rules = model.ShapeRules ?? throw unknown("the model has no shape rules");
         var (rows, padded, _) = sizes.InvocationSizes(access.Invocation);
         if (access.Call > 0 && sizes.Generation is null)
         {
-            throw Unknown(node, "a single forward pass has no later step");
+            throw unknown("a single forward pass has no later step");
         }
         var forward = access.Call == 0 ? new ForwardShape(rows, padded, 0) : new ForwardShape(rows, 1, padded + access.Call - 1);
         var shape = access.Kind == AccessKind.Output ? rules.Output(access.Path, forward) : rules.Inputs(access.Path, forward);
         return access.Kind == AccessKind.Input
-            ? (shape as TupleShape)?.Elements.FirstOrDefault() ?? throw Unknown(node, $"no shape rule covers {access.Path}")
-            : shape ?? throw Unknown(node, $"no shape rule covers {access.Path}");
+            ? (shape as TupleShape)?.Elements.FirstOrDefault() ?? throw unknown($"no shape rule covers {access.Path}")
+            : shape ?? throw unknown($"no shape rule covers {access.Path}");
     }
 
     private ValueShape ElementShape(Node node)

@@ -49,6 +49,15 @@ public interface IShapeRules
 /// <summary>Shape formatting shared by messages.</summary>
 internal static class Shapes
 {
+    /// <summary>Whether two structures have the same tuple nesting and tensor sizes (unknown elements match anything).</summary>
+    public static bool SameStructure(ValueShape? first, ValueShape? second) => (first, second) switch
+    {
+        (null, _) or (_, null) => true,
+        (TensorShape a, TensorShape b) => a.Dims.SequenceEqual(b.Dims),
+        (TupleShape a, TupleShape b) => a.Elements.Count == b.Elements.Count && a.Elements.Zip(b.Elements).All(pair => SameStructure(pair.First, pair.Second)),
+        _ => false,
+    };
+
     /// <summary>A shape written as <c>[a, b, c]</c>.</summary>
     public static string Format(IEnumerable<long> dims) =>
         "[" + string.Join(", ", dims.Select(size => size.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";

@@ -127,7 +127,8 @@ public sealed class RemoteJob
             {
                 saved[int.Parse(name["node.".Length..], System.Globalization.CultureInfo.InvariantCulture)] = result.Read(name).DetachFromDisposeScope();
             }
-            return new GraphResult(result.Read(RemoteProtocol.OutputTensor).DetachFromDisposeScope(), saved);
+            var output = result.Tensors.ContainsKey(RemoteProtocol.OutputTensor) ? result.Read(RemoteProtocol.OutputTensor).DetachFromDisposeScope() : null;
+            return new GraphResult(output, saved);
         }
         finally
         {

@@ -56,14 +56,26 @@ public class Tracer : IDisposable, IInvocationSizes
     /// <summary>
     /// After the run, the model's primary output for the whole batch (the logits of a trace), owned by the caller.
     /// </summary>
-    /// <exception cref="ValueNotReadyException">The context has not run yet, or its run failed.</exception>
+    /// <exception cref="ValueNotReadyException">The context has not run yet, its run failed, or it stopped early.</exception>
     public Tensor Output => _output ?? throw new ValueNotReadyException(
         _state switch
         {
             TracerState.Recording => "The output exists once the tracing context is disposed (the model runs then).",
             TracerState.Submitted => $"Remote job {Job!.Id} has not been waited for: call tracer.Job.Wait().",
+            TracerState.Executed when Graph.StopWhenDone => "The run stopped early (Stop()), so the model produced no output; the saved values are there.",
             _ => "The run did not complete, so there is no output.",
         });
+
+    /// <summary>
+    /// Ends the forward pass (or the generation) as soon as every node recorded in this context has run: modules after
+    /// the last one the graph needs do not run. Hooks are removed and saved values are valid as usual; there is no
+    /// <see cref="Output"/>.
+    /// </summary>
+    public void Stop()
+    {
+        RequireRecording();
+        Graph.StopWhenDone = true;
+    }
 
     internal Invoker? CurrentInvoker { get; private set; }
 
@@ -319,6 +331,34 @@ public class Tracer : IDisposable, IInvocationSizes
     {
         var invoker = RequireInvoker(envoy, getter.Name);
         Record(OpRegistry.SetterOf(getter), [Argument(value), Array.Empty<long>()], CallSites.Capture(), new ModuleAccess(envoy.Path, kind, invoker.Index, invoker.Step));
+    }
+
+    /// <summary>Records that <paramref name="envoy"/>'s output is <paramref name="value"/>, refusing a structure the rules know differs.</summary>
+    internal void Skip(Envoy envoy, TensorProxy value, SourceLocation? source)
+    {
+        var invoker = RequireInvoker(envoy, "Skip");
+        var access = new ModuleAccess(envoy.Path, AccessKind.Output, invoker.Index, invoker.Step);
+        var replacement = Argument(value);
+        if (KnownShape(() => (_shapes ??= new ShapeInference(Graph, Model, this)).OfAccess(access)) is { } expected
+            && KnownShape(() => replacement is NodeRef reference ? ShapeOf(Graph.Nodes[reference.Id]) : new TensorShape(((Tensor)replacement!).shape, ((Tensor)replacement).dtype)) is { } actual
+            && !Shapes.SameStructure(expected, actual))
+        {
+            throw new ShapeMismatchException(
+                $"{(source is null ? "" : $"{source}: ")}{envoy.Label}.Skip(...) replaces an output of {expected} in invocation {invoker.Index} with a value of {actual}.");
+        }
+        Record(OpRegistry.SetOutput, [replacement, Array.Empty<long>()], source, access);
+    }
+
+    private static ValueShape? KnownShape(Func<ValueShape> shape)
+    {
+        try
+        {
+            return shape();
+        }
+        catch (Exception error) when (error is ShapeUnknownException or InvalidCastException)
+        {
+            return null;
+        }
     }
 
     internal TensorProxy CallModule(Envoy envoy, IReadOnlyList<object?> arguments, SourceLocation? source)

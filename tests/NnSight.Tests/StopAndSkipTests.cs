@@ -1,0 +1,107 @@
+using NnSight.Models;
+using NnSight.TestSupport;
+using static TorchSharp.torch;
+
+namespace NnSight.Tests;
+
+/// <summary><c>tracer.Stop()</c> ends the forward early; <c>envoy.Skip(value)</c> makes a value a module's output.</summary>
+public sealed class StopAndSkipTests(TinyGpt2Fixture fixture) : IClassFixture<TinyGpt2Fixture>
+{
+    private static string Eiffel => ReferenceIndex.Gpt2.Prompts["eiffel"].Text;
+    private readonly LanguageModel _model = fixture.Model;
+
+    private Envoy Block(int index) => _model.Envoy("transformer.h")[index];
+
+    [Fact]
+    public void Stop_ends_the_forward_once_every_node_has_run_with_the_full_runs_values()
+    {
+        var laterCalls = 0;
+        var counter = CountCalls("transformer.h.2", () => laterCalls++);
+        TensorProxy stopped, full;
+        var tracer = _model.Trace();
+        using (tracer)
+        using (tracer.Invoke(Eiffel))
+        {
+            stopped = (Block(0).Output[0] * 2).Save();
+            tracer.Stop();
+        }
+        Assert.Equal(0, laterCalls);
+        using (var tracer2 = _model.Trace())
+        using (tracer2.Invoke(Eiffel))
+        {
+            full = (Block(0).Output[0] * 2).Save();
+        }
+
+        TensorAssert.Close(full.Value, stopped.Value, 0, 0, "stopped vs full");
+        Assert.Contains("stopped early (Stop())", Assert.Throws<ValueNotReadyException>(() => tracer.Output).Message, StringComparison.Ordinal);
+        Assert.Equal(1, laterCalls);
+        counter.Dispose();
+        HookAssert.NoHooks(_model.Module);
+    }
+
+    [Fact]
+    public void Stop_in_a_generation_ends_it_at_the_step_where_the_last_node_runs()
+    {
+        var laterCalls = 0;
+        using var counter = CountCalls("transformer.h.3", () => laterCalls++);
+        TensorProxy second;
+        var generator = _model.Generate(maxNewTokens: 5);
+        using (generator)
+        using (var invoker = generator.Invoke(Eiffel))
+        {
+            invoker.Next();
+            second = Block(1).Output[0].Save();
+            generator.Stop();
+        }
+
+        Assert.Equal(1, laterCalls);
+        TensorAssert.Close(RunStep1Block(1), second.Value, 0, 0, "block 1 at step 1, stopped vs full");
+    }
+
+    private Tensor RunStep1Block(int block)
+    {
+        TensorProxy hidden;
+        using (var generator = _model.Generate(maxNewTokens: 2))
+        using (var invoker = generator.Invoke(Eiffel))
+        {
+            invoker.Next();
+            hidden = Block(block).Output[0].Save();
+        }
+        return hidden.Value;
+    }
+
+    [Fact]
+    public void Skip_equals_setting_the_output_and_refuses_another_structure_before_the_run()
+    {
+        TensorProxy skipped, set;
+        using (var tracer = _model.Trace())
+        using (tracer.Invoke(Eiffel))
+        {
+            Block(1).Skip(Block(0).Output);
+            skipped = _model.Envoy("lm_head").Output.Save();
+        }
+        using (var tracer = _model.Trace())
+        using (tracer.Invoke(Eiffel))
+        {
+            Block(1).Output = Block(0).Output;
+            set = _model.Envoy("lm_head").Output.Save();
+        }
+        TensorAssert.Close(set.Value, skipped.Value, 0, 0, "Skip vs setting the output");
+
+        using var tracer3 = _model.Trace();
+        using var invoker = tracer3.Invoke(Eiffel);
+        var error = Assert.Throws<ShapeMismatchException>(() => Block(1).Skip(Block(0).Output[0]));
+        Assert.Contains("transformer.h.1.Skip(...) replaces an output of ([1, 10, 64], ([1, 4, 10, 16], [1, 4, 10, 16])) in invocation 0 with a value of [1, 10, 64]", error.Message, StringComparison.Ordinal);
+    }
+
+    private IDisposable CountCalls(string path, Action called)
+    {
+        var block = (NnSight.Models.Gpt2.GPT2Block)_model.ModuleAt(path);
+        return new Remover(block.register_forward_hook((_, _, _, _, output) => { called(); return output; }).remove);
+    }
+
+    private sealed class Remover(Action remove) : IDisposable
+    {
+        public void Dispose() => remove();
+    }
+}
