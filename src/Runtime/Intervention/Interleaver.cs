@@ -157,7 +157,7 @@ internal sealed partial class Interleaver : IDisposable
     }
 
     /// <summary>Thrown from a hook to end the model's run early once a graph that asks for it (Stop()) has nothing left to run forward.</summary>
-    internal sealed class StopRun : Exception
+    internal sealed class StopRun : NnSightException
     {
         public StopRun() : base("The run stopped once every recorded node had run.")
         {
