@@ -194,6 +194,9 @@ public sealed partial class TensorProxy
 
     internal string Describe() => NodeDescriptions.Describe(Tracer.Graph, Node);
 
+    /// <summary>Whether the proxy was recorded inside All()/Steps() (so it has <see cref="Values"/>).</summary>
+    internal bool HasStepValues => Tracer.HasStepCopies(Node.Id);
+
     /// <summary>The value's tensor shape when the rules know it, else null.</summary>
     private TensorShape? KnownShape()
     {
@@ -245,8 +248,10 @@ public sealed partial class TensorProxy
         var tuple => throw new ShapeUnknownException($"{Where}{Describe()} is a tuple {tuple}; it has no {what}. Index it ([0], [1], ...) first."),
     };
 
-    internal TensorProxy Element(long index, string file, int line) =>
-        Tracer.Record(OpRegistry.GetItem, [new NodeRef(Node.Id), index], CallSites.At(file, line));
+    internal TensorProxy Element(long index, string file, int line) => Element(index, CallSites.At(file, line));
+
+    internal TensorProxy Element(long index, SourceLocation? source) =>
+        Tracer.Record(OpRegistry.GetItem, [new NodeRef(Node.Id), index], source);
 
     private TensorProxy Index(TensorIndex[] indices, string file, int line) =>
         Tracer.Record(OpRegistry.Index, [new NodeRef(Node.Id), indices.Select(IndexSpec.From).ToArray()], CallSites.At(file, line));

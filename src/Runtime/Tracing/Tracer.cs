@@ -321,10 +321,67 @@ public class Tracer : IDisposable, IInvocationSizes
         return new TensorProxy(this, Graph.Add(op.Name, args, access, source, localFunction));
     }
 
-    internal TensorProxy Access(OpDefinition getter, AccessKind kind, Envoy envoy)
+    internal TensorProxy Access(OpDefinition getter, AccessKind kind, Envoy envoy) => AccessAt(getter, kind, envoy, CallSites.Capture());
+
+    private TensorProxy AccessAt(OpDefinition getter, AccessKind kind, Envoy envoy, SourceLocation? source)
     {
         var invoker = RequireInvoker(envoy, getter.Name);
-        return Record(getter, [], CallSites.Capture(), new ModuleAccess(envoy.Path, kind, invoker.Index, invoker.Step));
+        return Record(getter, [], source, new ModuleAccess(envoy.Path, kind, invoker.Index, invoker.Step));
+    }
+
+    internal bool HasStepCopies(int id) => _stepCopies.ContainsKey(id);
+
+    /// <summary>
+    /// Keeps the output of every module (the model's, or those of <paramref name="subtrees"/> and their descendants) in
+    /// this invocation's rows, each tensor of a tuple output separately; during a generation, at every step from the
+    /// current one. Read it after the run through the returned cache.
+    /// </summary>
+    /// <exception cref="TracingException">Called outside an Invoke block.</exception>
+    public ActivationCache Cache(params Envoy[] subtrees) => Cache(false, subtrees);
+
+    /// <summary>As <see cref="Cache(Envoy[])"/>; with <paramref name="inputs"/>, every module's positional arguments too.</summary>
+    public ActivationCache Cache(bool inputs, params Envoy[] subtrees)
+    {
+        ArgumentNullException.ThrowIfNull(subtrees);
+        RequireRecording();
+        var invoker = CurrentInvoker ?? throw new TracingException("tracer.Cache(...) belongs to an invocation: call it inside an Invoke block.");
+        var source = CallSites.Capture();
+        var modules = (subtrees.Length == 0 ? [Model.Root] : subtrees).SelectMany(Subtree)
+            .Where(envoy => ModuleHooks.IsCallable(envoy.Module)).DistinctBy(envoy => envoy.Path).ToList();
+        var steps = _stepScope is null && Generation is not null ? BeginSteps(invoker, invoker.Step..) : null;
+        var recorded = new Dictionary<string, (CachedValue Output, CachedValue? Inputs)>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var envoy in modules)
+            {
+                recorded[envoy.Path] = (Leaves(AccessAt(OpRegistry.Output, AccessKind.Output, envoy, source), source),
+                    inputs ? Leaves(AccessAt(OpRegistry.Inputs, AccessKind.Inputs, envoy, source), source) : null);
+            }
+        }
+        finally
+        {
+            steps?.Dispose();
+        }
+        return new ActivationCache(recorded);
+    }
+
+    private static IEnumerable<Envoy> Subtree(Envoy root) => [root, .. root.Children.SelectMany(Subtree)];
+
+    /// <summary>Saves every tensor of a value, following its tuple structure as the shape rules give it.</summary>
+    private CachedValue Leaves(TensorProxy value, SourceLocation? source)
+    {
+        ValueShape? shape;
+        try
+        {
+            shape = ShapeOf(value.Node);
+        }
+        catch (ShapeUnknownException)
+        {
+            shape = null;
+        }
+        return shape is TupleShape tuple
+            ? new CachedValue([.. tuple.Elements.Select((element, index) => element is null ? CachedValue.NotCached : Leaves(value.Element(index, source), source))])
+            : new CachedValue(value.Save());
     }
 
     internal void Assign(OpDefinition getter, AccessKind kind, Envoy envoy, TensorProxy value)

@@ -45,6 +45,9 @@ public sealed class EnvoyList<T> : IReadOnlyList<T>
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
+    /// <summary>The untyped envoy of the list, so a list can be passed where an envoy is expected (<c>tracer.Cache(model.Transformer.H)</c>).</summary>
+    public static implicit operator Envoy(EnvoyList<T> list) => (list ?? throw new ArgumentNullException(nameof(list))).Envoy;
+
     /// <summary>The list's module tree, as PyTorch prints it.</summary>
     public override string ToString() => Envoy.ToString();
 }
