@@ -66,6 +66,8 @@ public sealed partial class LanguageModelGenerator
                 writer.Close().Line();
             }
 
+            writer.Line($"/// <summary>A {Xml(model.ClassName)} over the same modules, for edited views (<c>model.Edit(...)</c>).</summary>");
+            writer.Line($"protected override global::NnSight.NnSightModel CreateView() => new {model.ClassName}(this);").Line();
             if (model.ConfigType is { } configType)
             {
                 writer.Line($"/// <summary>The configuration read from config.json, typed (<c>{Xml(configType)}</c>).</summary>");

@@ -181,12 +181,19 @@ public class LanguageModel : NnSightModel, IDisposable
         return result.Sequences.alias();
     }
 
-    /// <summary>Disposes the module and its parameters.</summary>
+    /// <summary>Disposes the module and its parameters (an edited view leaves them to the model it shares them with) and the edits.</summary>
     public void Dispose()
     {
-        Module.Dispose();
+        ClearEdits();
+        if (!IsView)
+        {
+            Module.Dispose();
+        }
         GC.SuppressFinalize(this);
     }
+
+    /// <inheritdoc />
+    protected override NnSightModel CreateView() => new LanguageModel(this);
 
     /// <summary>A forward pass that records autograd history when the caller enables it (a trace that calls Backward()).</summary>
     private CausalLMOutput ForwardInCurrentGradMode(TokenBatch batch)

@@ -58,6 +58,17 @@ public sealed class InterventionGraph : IDisposable
         _ => argument,
     };
 
+    /// <summary>A copy of the graph with tensor constants of its own.</summary>
+    internal InterventionGraph Copy()
+    {
+        var copy = new InterventionGraph { StopWhenDone = StopWhenDone };
+        foreach (var node in _nodes)
+        {
+            copy.AddCopy(node, reference => reference, node.Access);
+        }
+        return copy;
+    }
+
     /// <summary>The module paths the graph reads, writes or calls.</summary>
     internal IReadOnlySet<string> AccessedModules() =>
         _nodes.Where(node => node.Access is not null).Select(node => node.Access!.Path).ToHashSet(StringComparer.Ordinal);

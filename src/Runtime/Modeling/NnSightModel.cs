@@ -38,6 +38,68 @@ public abstract class NnSightModel
     /// <summary>The trace being recorded on this model, if any.</summary>
     internal Tracer? ActiveTracer { get; set; }
 
+    private readonly List<InterventionGraph> _edits = [];
+
+    /// <summary>The edits every trace and generation of this model applies first, to all rows and steps.</summary>
+    internal IReadOnlyList<InterventionGraph> Edits => _edits;
+
+    /// <summary>Whether this model is an edited view sharing another model's modules (which it does not own).</summary>
+    internal bool IsView { get; private set; }
+
+    /// <summary>
+    /// Records <paramref name="edit"/> (module accesses and operations, as in a trace, without an input) and applies it
+    /// to every later trace and generation of this model, in every invocation's rows and at every step, before the
+    /// trace's own interventions.
+    /// </summary>
+    public void EditInPlace(Action edit) => _edits.Add(RecordEdit(edit));
+
+    /// <summary>Removes every edit of this model (those of <see cref="EditInPlace"/>, or a view's).</summary>
+    public void ClearEdits()
+    {
+        _edits.ForEach(graph => graph.Dispose());
+        _edits.Clear();
+    }
+
+    /// <summary>
+    /// A new model object over the same modules (no copy), for edited views; <see cref="ModelEdits.Edit{TModel}"/> needs
+    /// it to return the same class. LanguageModel and the generated classes provide it.
+    /// </summary>
+    /// <exception cref="TracingException">This class cannot make a view of itself.</exception>
+    protected virtual NnSightModel CreateView() =>
+        throw new TracingException($"{GetType().Name} cannot make an edited view of itself: override CreateView, or use EditInPlace.");
+
+    /// <summary>A view with this model's edits and <paramref name="edit"/>.</summary>
+    internal NnSightModel CreateEditedView(Action edit)
+    {
+        var recorded = RecordEdit(edit);
+        var view = CreateView();
+        view.IsView = true;
+        foreach (var existing in _edits)
+        {
+            view._edits.Add(existing.Copy());
+        }
+        view._edits.Add(recorded);
+        return view;
+    }
+
+    private InterventionGraph RecordEdit(Action edit)
+    {
+        ArgumentNullException.ThrowIfNull(edit);
+        var recorder = Begin(new Tracer(this, generation: null));
+        try
+        {
+            using (recorder.BeginEdit())
+            {
+                edit();
+            }
+            return recorder.TakeGraph();
+        }
+        finally
+        {
+            ActiveTracer = null;
+        }
+    }
+
     /// <summary>The envoy of the module at <paramref name="path"/> (dotted, as in PyTorch: <c>transformer.h.3</c>).</summary>
     /// <exception cref="ModuleNotFoundException">No module has that path.</exception>
     public Envoy Envoy(string path)

@@ -83,6 +83,7 @@ public class Tracer : IDisposable, IInvocationSizes
     private readonly Dictionary<int, IReadOnlyList<int>> _stepCopies = [];
 
     private StepScope? _stepScope;
+    private bool _recordingEdit;
 
     /// <summary>Starts an invocation on one text.</summary>
     public Invoker Invoke(string prompt) => Invoke(new InvocationInput.Text([prompt]));
@@ -443,8 +444,24 @@ public class Tracer : IDisposable, IInvocationSizes
     internal ValueShape ShapeOf(Node node) => (_shapes ??= new ShapeInference(Graph, Model, this)).Of(node);
 
     /// <summary>The rows and padded length of the invocations tokenized so far, for shape rules.</summary>
-    (int Rows, int PaddedLength, IReadOnlyList<long> RealLengths) IInvocationSizes.InvocationSizes(int invocation) =>
-        new FixedInvocationSizes([.. _invocations.Select(item => item.Rows)], Generation).InvocationSizes(invocation);
+    (int Rows, int PaddedLength, IReadOnlyList<long> RealLengths) IInvocationSizes.InvocationSizes(int invocation) => _recordingEdit
+        ? throw new ShapeUnknownException("An edit has no input of its own: its shapes are known only in the traces it applies to.")
+        : new FixedInvocationSizes([.. _invocations.Select(item => item.Rows)], Generation).InvocationSizes(invocation);
+
+    /// <summary>Opens the input-less invocation an edit is recorded in (see <see cref="NnSightModel.EditInPlace"/>).</summary>
+    internal Invoker BeginEdit()
+    {
+        _recordingEdit = true;
+        CurrentInvoker = new Invoker(this, 0);
+        return CurrentInvoker;
+    }
+
+    /// <summary>Ends an edit's recording: the graph passes to the caller, and this tracer never runs.</summary>
+    internal InterventionGraph TakeGraph()
+    {
+        _state = TracerState.Abandoned;
+        return Graph;
+    }
 
     private Invoker RequireInvoker(Envoy envoy, string what)
     {
@@ -479,21 +496,63 @@ public class Tracer : IDisposable, IInvocationSizes
         }
         _state = TracerState.Failed;
         IReadOnlyList<IReadOnlyList<TokenRow>> rows = [.. _invocations.Select(invocation => invocation.Rows)];
+        using var edited = WithEdits(out var offset);
+        var runnable = edited ?? Graph;
+        void FillShifted(GraphResult result) => Fill(offset == 0 ? result
+            : result with { Saved = result.Saved.Where(saved => saved.Key >= offset).ToDictionary(saved => saved.Key - offset, saved => saved.Value) });
         if (_remote is null)
         {
-            Fill(GraphRunner.Run(Model, Graph, rows, Generation));
+            FillShifted(GraphRunner.Run(Model, runnable, rows, Generation));
             return;
         }
-        using var graph = System.Text.Json.JsonDocument.Parse(GraphSerializer.Serialize(Graph));
+        using var graph = System.Text.Json.JsonDocument.Parse(GraphSerializer.Serialize(runnable));
         var request = new RemoteJobRequest(RemoteProtocol.Version,
             Model.RemoteId ?? throw new TracingException("This model has no RemoteId: set model.RemoteId to the id the server serves it under."),
             rows, Generation, graph.RootElement.Clone());
-        Job = RemoteJob.Submit(_remote, request, Fill);
+        Job = RemoteJob.Submit(_remote, request, FillShifted);
         _state = TracerState.Submitted;
         if (_remote.Blocking)
         {
             Job.Wait();
         }
+    }
+
+    /// <summary>
+    /// The graph to run when the model has edits: each edit copied for every invocation and step (a step the generation
+    /// may not reach is optional), then this trace's nodes, whose ids move up by <paramref name="offset"/>. Null without edits.
+    /// </summary>
+    private InterventionGraph? WithEdits(out int offset)
+    {
+        offset = 0;
+        if (Model.Edits.Count == 0)
+        {
+            return null;
+        }
+        var combined = new InterventionGraph { StopWhenDone = Graph.StopWhenDone };
+        var steps = Generation?.MaxNewTokens ?? 1;
+        foreach (var edit in Model.Edits)
+        {
+            for (var invocation = 0; invocation < _invocations.Count; invocation++)
+            {
+                for (var step = 0; step < steps; step++)
+                {
+                    var start = combined.Nodes.Count;
+                    foreach (var node in edit.Nodes)
+                    {
+                        var copy = combined.AddCopy(node, reference => new NodeRef(reference.Id + start),
+                            node.Access is { } access ? access with { Invocation = invocation, Call = step } : null);
+                        copy.Saved = false;
+                        copy.Optional = step > 0;
+                    }
+                }
+            }
+        }
+        var shift = offset = combined.Nodes.Count;
+        foreach (var node in Graph.Nodes)
+        {
+            combined.AddCopy(node, reference => new NodeRef(reference.Id + shift), node.Access);
+        }
+        return combined;
     }
 
     /// <summary>

@@ -40,6 +40,9 @@ namespace Models
             return new ModelGpt2(global::NnSight.Models.LanguageModel.FromPretrained(folder, device, dtype));
         }
 
+        /// <summary>A ModelGpt2 over the same modules, for edited views (<c>model.Edit(...)</c>).</summary>
+        protected override global::NnSight.NnSightModel CreateView() => new ModelGpt2(this);
+
         /// <summary>The configuration read from config.json, typed (<c>NnSight.Models.Gpt2.GPT2Config</c>).</summary>
         public new global::NnSight.Models.Gpt2.GPT2Config Config => (global::NnSight.Models.Gpt2.GPT2Config)base.Config;
 

@@ -40,6 +40,9 @@ namespace Models
             return new ModelLlama3170b(global::NnSight.Models.LanguageModel.FromPretrained(folder, device, dtype));
         }
 
+        /// <summary>A ModelLlama3170b over the same modules, for edited views (<c>model.Edit(...)</c>).</summary>
+        protected override global::NnSight.NnSightModel CreateView() => new ModelLlama3170b(this);
+
         /// <summary>The configuration read from config.json, typed (<c>NnSight.Models.Llama.LlamaConfig</c>).</summary>
         public new global::NnSight.Models.Llama.LlamaConfig Config => (global::NnSight.Models.Llama.LlamaConfig)base.Config;
 

@@ -40,6 +40,9 @@ namespace Models
             return new ModelLlama318b(global::NnSight.Models.LanguageModel.FromPretrained(folder, device, dtype));
         }
 
+        /// <summary>A ModelLlama318b over the same modules, for edited views (<c>model.Edit(...)</c>).</summary>
+        protected override global::NnSight.NnSightModel CreateView() => new ModelLlama318b(this);
+
         /// <summary>The configuration read from config.json, typed (<c>NnSight.Models.Llama.LlamaConfig</c>).</summary>
         public new global::NnSight.Models.Llama.LlamaConfig Config => (global::NnSight.Models.Llama.LlamaConfig)base.Config;
 

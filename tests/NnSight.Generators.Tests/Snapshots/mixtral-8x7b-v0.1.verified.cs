@@ -40,6 +40,9 @@ namespace Models
             return new ModelMixtral8x7bV01(global::NnSight.Models.LanguageModel.FromPretrained(folder, device, dtype));
         }
 
+        /// <summary>A ModelMixtral8x7bV01 over the same modules, for edited views (<c>model.Edit(...)</c>).</summary>
+        protected override global::NnSight.NnSightModel CreateView() => new ModelMixtral8x7bV01(this);
+
         /// <summary>The output of the model (the root module) in the current invocation, a tuple: [0] Logits, [1] PastKeyValues; settable.</summary>
         public new ModelMixtral8x7bV01Output Output { get => new(base.Output); set => base.Output = value; }
 

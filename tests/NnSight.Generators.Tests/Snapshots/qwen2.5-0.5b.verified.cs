@@ -40,6 +40,9 @@ namespace Models
             return new ModelQwen2505b(global::NnSight.Models.LanguageModel.FromPretrained(folder, device, dtype));
         }
 
+        /// <summary>A ModelQwen2505b over the same modules, for edited views (<c>model.Edit(...)</c>).</summary>
+        protected override global::NnSight.NnSightModel CreateView() => new ModelQwen2505b(this);
+
         /// <summary>The configuration read from config.json, typed (<c>NnSight.Models.Llama.Qwen2Config</c>).</summary>
         public new global::NnSight.Models.Llama.Qwen2Config Config => (global::NnSight.Models.Llama.Qwen2Config)base.Config;
 
