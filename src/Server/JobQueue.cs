@@ -98,15 +98,15 @@ internal sealed class JobQueue(ServerConfig config, JobStore jobs, ResultStore r
     {
         var work = job.Work;
         job.Report(RemoteJobStates.Running);
-        job.Report(RemoteJobStates.Log, message:
-            $"{work.ModelId}: {work.Invocations.Count} invocation(s), {work.Graph.Nodes.Count} node(s), " +
-            (work.Generation is { } generation ? $"{generation.MaxNewTokens} new token(s)" : "one forward pass"));
+        job.Report(RemoteJobStates.Log, message: $"{work.ModelId}: " + string.Join("; ", work.Traces.Select(trace =>
+            $"{trace.Invocations.Count} invocation(s), {trace.Graph.Nodes.Count} node(s), " +
+            (trace.Generation is { } generation ? $"{generation.MaxNewTokens} new token(s)" : "one forward pass"))));
         var timeout = TimeSpan.FromSeconds(config.Limits.JobTimeoutSeconds);
         using var deadline = new CancellationTokenSource(timeout);
-        GraphResult? result = null;
+        IReadOnlyList<GraphResult> result = [];
         try
         {
-            result = GraphRunner.Run(work.Model, work.Graph, work.Invocations, work.Generation, cancellation: deadline.Token);
+            result = SessionRunner.Run(work.Model, work.Traces, deadline.Token);
             job.ResultPath = results.Write(job.Id, result);
             job.Report(RemoteJobStates.Completed);
         }
@@ -125,10 +125,13 @@ internal sealed class JobQueue(ServerConfig config, JobStore jobs, ResultStore r
         }
         finally
         {
-            result?.Output?.Dispose();
-            foreach (var saved in result?.Saved.Values ?? [])
+            foreach (var trace in result)
             {
-                saved.Dispose();
+                trace.Output?.Dispose();
+                foreach (var saved in trace.Saved.Values)
+                {
+                    saved.Dispose();
+                }
             }
         }
     }

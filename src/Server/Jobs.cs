@@ -7,11 +7,8 @@ namespace NnSight.Server;
 /// <summary>A validated request, ready to run.</summary>
 /// <param name="ModelId">The served model's id.</param>
 /// <param name="Model">The model.</param>
-/// <param name="Graph">The deserialized, validated graph.</param>
-/// <param name="Invocations">Each invocation's token rows.</param>
-/// <param name="Generation">Generation options, or null for one forward pass.</param>
-internal sealed record PreparedJob(string ModelId, LanguageModel Model, InterventionGraph Graph,
-    IReadOnlyList<IReadOnlyList<TokenRow>> Invocations, GenerationOptions? Generation);
+/// <param name="Traces">The deserialized, validated traces (one, or a session's), in order.</param>
+internal sealed record PreparedJob(string ModelId, LanguageModel Model, IReadOnlyList<SessionTrace> Traces);
 
 /// <summary>
 /// One job: its work, the key that submitted it, and its status history, which status streams replay and follow. The
@@ -79,7 +76,10 @@ internal sealed class Job(string id, string apiKey, PreparedJob work)
             changed = _changed;
             _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
-        ended?.Graph.Dispose();
+        foreach (var trace in ended?.Traces ?? [])
+        {
+            trace.Graph.Dispose();
+        }
         changed.TrySetResult();
     }
 

@@ -49,26 +49,85 @@ internal sealed class RequestParser(ServerConfig config, IReadOnlyDictionary<str
             {
                 throw new RequestRejectedException(404, $"Model \"{modelId}\" is not served here (served: {string.Join(", ", models.Keys)}).");
             }
-            var invocations = ReadInvocations(Required(root, "invocations", JsonValueKind.Array), model);
-            var generation = ReadGeneration(root);
-            InterventionGraph? graph = null;
+            var traceElements = Required(root, "traces", JsonValueKind.Array).EnumerateArray().ToList();
+            if (traceElements.Count == 0 || traceElements.Any(element => element.ValueKind != JsonValueKind.Object))
+            {
+                throw new RequestRejectedException(400, "traces must hold at least one trace object {\"invocations\", \"generation\", \"graph\"}.");
+            }
+            var traces = new List<SessionTrace>();
             try
             {
-                graph = GraphSerializer.Deserialize(Required(root, "graph", JsonValueKind.Object).GetRawText());
-                GraphValidator.Validate(graph, model, invocations, generation, _limits);
-                return new PreparedJob(modelId, model, graph, invocations, generation);
+                foreach (var element in traceElements)
+                {
+                    traces.Add(ReadTrace(element, traces, model, traceElements.Count));
+                }
+                var nodes = traces.Sum(trace => trace.Graph.Nodes.Count);
+                if (nodes > _limits.MaxNodes)
+                {
+                    throw new GraphFormatException($"The session's graphs have {nodes} nodes together; this server accepts at most {_limits.MaxNodes}.");
+                }
+                return new PreparedJob(modelId, model, traces);
             }
             catch (GraphFormatException error)
             {
-                graph?.Dispose();
+                traces.ForEach(trace => trace.Graph.Dispose());
                 throw new RequestRejectedException(400, error.Message);
             }
             catch
             {
-                graph?.Dispose();
+                traces.ForEach(trace => trace.Graph.Dispose());
                 throw;
             }
         }
+    }
+
+    /// <summary>
+    /// The next trace of the request, after <paramref name="earlier"/>: its kept-value references and their shapes are
+    /// checked against those traces. Errors name the trace when the request has several.
+    /// </summary>
+    private SessionTrace ReadTrace(JsonElement element, IReadOnlyList<SessionTrace> earlier, LanguageModel model, int count)
+    {
+        try
+        {
+            var invocations = ReadInvocations(Required(element, "invocations", JsonValueKind.Array), model);
+            var generation = ReadGeneration(element);
+            var graph = GraphSerializer.Deserialize(Required(element, "graph", JsonValueKind.Object).GetRawText());
+            try
+            {
+                SessionRunner.ValidateImports(graph, earlier);
+                GraphValidator.Validate(graph, model, invocations, generation, _limits, ImportedShapes(earlier, model));
+            }
+            catch
+            {
+                graph.Dispose();
+                throw;
+            }
+            return new SessionTrace(graph, invocations, generation);
+        }
+        catch (RequestRejectedException error) when (count > 1)
+        {
+            throw new RequestRejectedException(error.StatusCode, $"trace {earlier.Count}: {error.Message}");
+        }
+        catch (GraphFormatException error) when (count > 1)
+        {
+            throw new GraphFormatException($"trace {earlier.Count}: {error.Message}", error);
+        }
+    }
+
+    /// <summary>The shapes of the values <paramref name="traces"/> keep, inferred as each trace's own validation does.</summary>
+    private static Func<SessionRef, ValueShape> ImportedShapes(IReadOnlyList<SessionTrace> traces, LanguageModel model)
+    {
+        var inferences = new Dictionary<int, ShapeInference>();
+        ValueShape Of(SessionRef reference)
+        {
+            var trace = traces[reference.Trace];
+            if (!inferences.TryGetValue(reference.Trace, out var shapes))
+            {
+                shapes = inferences[reference.Trace] = new ShapeInference(trace.Graph, model, new FixedInvocationSizes(trace.Invocations, trace.Generation), Of);
+            }
+            return shapes.Of(trace.Graph.Nodes[reference.Node]);
+        }
+        return Of;
     }
 
     private static IReadOnlyList<IReadOnlyList<TokenRow>> ReadInvocations(JsonElement element, LanguageModel model)

@@ -25,16 +25,20 @@ internal sealed partial class ResultStore
         }
     }
 
-    /// <summary>Writes the output and saved values of job <paramref name="id"/>; returns the file's path.</summary>
-    public string Write(string id, GraphResult result)
+    /// <summary>Writes each trace's output and saved values of job <paramref name="id"/>; returns the file's path.</summary>
+    public string Write(string id, IReadOnlyList<GraphResult> traces)
     {
         var path = Path.Combine(_directory, id + ".safetensors");
         var tensors = new List<KeyValuePair<string, Tensor>>();
-        if (result.Output is { } output)
+        foreach (var (result, trace) in traces.Select((result, trace) => (result, trace)))
         {
-            tensors.Add(new(RemoteProtocol.OutputTensor, output));
+            if (result.Output is { } output)
+            {
+                tensors.Add(new(RemoteProtocol.OutputTensor(trace), output));
+            }
+            tensors.AddRange(result.Saved.OrderBy(saved => saved.Key)
+                .Select(saved => new KeyValuePair<string, Tensor>(RemoteProtocol.SavedTensor(trace, saved.Key), saved.Value)));
         }
-        tensors.AddRange(result.Saved.OrderBy(saved => saved.Key).Select(saved => new KeyValuePair<string, Tensor>(RemoteProtocol.SavedTensor(saved.Key), saved.Value)));
         SafetensorsWriter.Write(path, tensors, new Dictionary<string, string> { ["format"] = "pt", ["job"] = id });
         return path;
     }

@@ -86,7 +86,7 @@ public sealed class JobLifetimeTests(TinyGpt2Fixture fixture) : IClassFixture<Ti
     private static string Request(LanguageModel model, int selectedToken, string module)
     {
         var request = ServerClient.ValidRequest(model);
-        var nodes = request["graph"]!["nodes"]!.AsArray();
+        var nodes = ServerClient.FirstTrace(request)["graph"]!["nodes"]!.AsArray();
         JsonObject Tensor(string dtype, long[] shape, int bytes) => new()
         {
             ["tensor"] = new JsonObject { ["dtype"] = dtype, ["shape"] = new JsonArray([.. shape.Select(size => JsonValue.Create(size))]), ["data"] = Convert.ToBase64String(new byte[bytes]) },

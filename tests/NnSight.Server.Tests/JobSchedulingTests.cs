@@ -34,7 +34,7 @@ public sealed class JobSchedulingTests(TinyGpt2Fixture gpt2, TinyLlamaFixture ll
         using var gate = new ManualResetEventSlim();
         var first = jobs.Add("key", Gated("tiny-gpt2", gpt2.Model, gate));
         var second = jobs.Add("key", Gated("tiny-gpt2", gpt2.Model, gate));
-        var other = jobs.Add("key", new PreparedJob("tiny-llama", llama.Plain, new InterventionGraph(), [[new TokenRow([1, 2, 3])]], null));
+        var other = jobs.Add("key", new PreparedJob("tiny-llama", llama.Plain, [new SessionTrace(new InterventionGraph(), [[new TokenRow([1, 2, 3])]], null)]));
         Assert.True(queue.TryEnqueue(first) && queue.TryEnqueue(second) && queue.TryEnqueue(other));
 
         await queue.StartAsync(CancellationToken.None);
@@ -67,7 +67,7 @@ public sealed class JobSchedulingTests(TinyGpt2Fixture gpt2, TinyLlamaFixture ll
             gate.Wait(Patience);
             return hidden.clone();
         });
-        return new PreparedJob(id, model, graph, [[new TokenRow([464, 412, 733])]], null);
+        return new PreparedJob(id, model, [new SessionTrace(graph, [[new TokenRow([464, 412, 733])]], null)]);
     }
 
     private static async Task<string> Final(Job job)

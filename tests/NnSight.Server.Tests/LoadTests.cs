@@ -64,7 +64,7 @@ public sealed class LoadTests(TinyGpt2Fixture fixture, ServerProcess server)
     private static string Mutate(string valid, (int Kind, int Node, int Number, string Text, double Real)[] mutations)
     {
         var request = JsonNode.Parse(valid)!.AsObject();
-        var nodes = request["graph"]!["nodes"]!.AsArray();
+        var nodes = ServerClient.FirstTrace(request)["graph"]!["nodes"]!.AsArray();
         var truncate = -1;
         foreach (var (kind, nodeIndex, number, text, real) in mutations)
         {
@@ -93,13 +93,13 @@ public sealed class LoadTests(TinyGpt2Fixture fixture, ServerProcess server)
                     node["id"] = number;
                     break;
                 case 7:
-                    request["invocations"] = new JsonArray(new JsonArray(new JsonObject
+                    ServerClient.FirstTrace(request)["invocations"] = new JsonArray(new JsonArray(new JsonObject
                     {
                         ["ids"] = new JsonArray(number, number), ["mask"] = number % 2 == 0 ? new JsonArray(1, 1) : new JsonArray(number),
                     }));
                     break;
                 case 8:
-                    request["generation"] = number % 2 == 0
+                    ServerClient.FirstTrace(request)["generation"] = number % 2 == 0
                         ? new JsonObject { ["maxNewTokens"] = number }
                         : new JsonObject { ["maxNewTokens"] = number, ["topP"] = real, ["temperature"] = -real };
                     break;

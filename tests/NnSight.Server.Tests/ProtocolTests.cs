@@ -62,7 +62,7 @@ public sealed class ProtocolTests(TinyGpt2Fixture fixture, ServerProcess server)
         var (status, error) = ServerClient.ErrorOf(_client.Submit(request.ToJsonString()));
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Equal("The client speaks protocol version 7, but this server speaks version 1; update the client or the server.", error);
+        Assert.Equal("The client speaks protocol version 7, but this server speaks version 2; update the client or the server.", error);
     }
 
     public static TheoryData<string, HttpStatusCode, string> Hostile() => new()
@@ -111,7 +111,7 @@ public sealed class ProtocolTests(TinyGpt2Fixture fixture, ServerProcess server)
     private string HostileBody(string kind)
     {
         var request = Valid();
-        var nodes = request["graph"]!["nodes"]!.AsArray();
+        var nodes = ServerClient.FirstTrace(request)["graph"]!["nodes"]!.AsArray();
         switch (kind)
         {
             case "invalid json":
@@ -147,7 +147,7 @@ public sealed class ProtocolTests(TinyGpt2Fixture fixture, ServerProcess server)
                 nodes.Add(Node(nodes.Count, "matmul", new JsonObject { ["node"] = 1 }, new JsonObject { ["node"] = 1 }));
                 break;
             case "token outside the vocabulary":
-                request["invocations"]![0]![0]!["ids"]![0] = 99999;
+                ServerClient.FirstTrace(request)["invocations"]![0]![0]!["ids"]![0] = 99999;
                 break;
             case "step past the generation":
                 nodes[0]!["access"]!["call"] = 5;

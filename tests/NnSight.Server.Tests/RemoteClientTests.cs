@@ -84,7 +84,7 @@ public sealed class RemoteClientTests(TinyGpt2Fixture fixture) : IClassFixture<T
         using (var output = TorchSharp.torch.zeros(1, 10, 16))
         using (var value = TorchSharp.torch.ones(2))
         {
-            SafetensorsWriter.Write(result, [new(RemoteProtocol.OutputTensor, output), new(RemoteProtocol.SavedTensor(savedId), value)]);
+            SafetensorsWriter.Write(result, [new(RemoteProtocol.OutputTensor(0), output), new(RemoteProtocol.SavedTensor(0, savedId), value)]);
         }
 
         var run = Task.Run(tracer.Dispose);

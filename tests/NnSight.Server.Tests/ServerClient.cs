@@ -22,11 +22,14 @@ internal sealed class ServerClient(ServerProcess server) : IDisposable
             model.Envoy("transformer.h")[^1].Output[0].Save();
             model.Envoy("lm_head").Output.Save();
         }
-        var request = new RemoteJobRequest(RemoteProtocol.Version, "tiny-gpt2",
+        var request = new RemoteJobRequest(RemoteProtocol.Version, "tiny-gpt2", [new RemoteTrace(
             [[new TokenRow([.. model.RequireTokenizer().Encode("The Eiffel Tower is in the city of").Select(id => (long)id)])]],
-            generation, JsonDocument.Parse(GraphSerializer.Serialize(tracer.Graph)).RootElement);
+            generation, JsonDocument.Parse(GraphSerializer.Serialize(tracer.Graph)).RootElement)]);
         return JsonNode.Parse(JsonSerializer.Serialize(request, RemoteProtocol.Json))!.AsObject();
     }
+
+    /// <summary>The first (for these requests, the only) trace of <paramref name="request"/>.</summary>
+    public static JsonObject FirstTrace(JsonObject request) => request["traces"]![0]!.AsObject();
 
     /// <summary>
     /// A request that keeps the server busy for a while: 64 rows generating 117 tokens, reading the logits at every step.
@@ -47,9 +50,9 @@ internal sealed class ServerClient(ServerProcess server) : IDisposable
                 }
             }
         }
-        var request = new RemoteJobRequest(RemoteProtocol.Version, "tiny-gpt2",
+        var request = new RemoteJobRequest(RemoteProtocol.Version, "tiny-gpt2", [new RemoteTrace(
             [[.. Enumerable.Repeat(new TokenRow(ids), 64)]],
-            new GenerationOptions { MaxNewTokens = Steps, EosTokenId = -1 }, JsonDocument.Parse(GraphSerializer.Serialize(tracer.Graph)).RootElement);
+            new GenerationOptions { MaxNewTokens = Steps, EosTokenId = -1 }, JsonDocument.Parse(GraphSerializer.Serialize(tracer.Graph)).RootElement)]);
         return JsonNode.Parse(JsonSerializer.Serialize(request, RemoteProtocol.Json))!.AsObject();
     }
 

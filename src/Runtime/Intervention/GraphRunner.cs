@@ -24,14 +24,19 @@ public static class GraphRunner
     /// <exception cref="OperationCanceledException">The run was cancelled.</exception>
     /// <exception cref="GradientException">The graph reads or sets a gradient but never calls <c>Backward()</c>.</exception>
     public static GraphResult Run(NnSightModel model, InterventionGraph graph, IReadOnlyList<IReadOnlyList<TokenRow>> invocations,
-        GenerationOptions? generation, CancellationToken cancellation = default)
+        GenerationOptions? generation, CancellationToken cancellation = default) =>
+        Run(model, graph, invocations, generation, cancellation, imports: null);
+
+    /// <summary>Runs a graph of a session, whose <c>session_value</c> nodes read <paramref name="imports"/>.</summary>
+    internal static GraphResult Run(NnSightModel model, InterventionGraph graph, IReadOnlyList<IReadOnlyList<TokenRow>> invocations,
+        GenerationOptions? generation, CancellationToken cancellation, Func<SessionRef, Tensor>? imports)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(graph);
         var backward = RequireBackwardForGradients(graph);
         var layout = Layout(invocations);
         using var batch = model.CreateBatch([.. invocations.SelectMany(rows => rows)]);
-        using var interleaver = new Interleaver(graph, model.ModuleAt, layout, cancellation);
+        using var interleaver = new Interleaver(graph, model.ModuleAt, layout, cancellation, imports);
         using var gradMode = backward ? enable_grad() : no_grad();
         var request = new ForwardRequest(graph.Nodes.Where(node => node.Definition.Kind is OpKind.Getter or OpKind.Setter)
             .Select(node => node.Access!.Path).ToHashSet(StringComparer.Ordinal), cancellation);

@@ -101,6 +101,10 @@ public static class GraphSerializer
         {
             writer.WriteBoolean("optional", true);
         }
+        if (node.Kept)
+        {
+            writer.WriteBoolean("kept", true);
+        }
         if (node.Source is { } source)
         {
             writer.WriteStartObject("source");
@@ -128,6 +132,12 @@ public static class GraphSerializer
         {
             case NodeRef reference:
                 writer.WriteNumber("node", reference.Id);
+                break;
+            case SessionRef imported:
+                writer.WriteStartObject("import");
+                writer.WriteNumber("trace", imported.Trace);
+                writer.WriteNumber("node", imported.Node);
+                writer.WriteEndObject();
                 break;
             case long number:
                 writer.WriteNumber("int", number);
@@ -324,6 +334,7 @@ public static class GraphSerializer
             var node = graph.Add(op, args, access, source);
             node.Saved = element.TryGetProperty("saved", out var saved) && saved.GetBoolean();
             node.Optional = element.TryGetProperty("optional", out var optional) && optional.GetBoolean();
+            node.Kept = element.TryGetProperty("kept", out var kept) && kept.GetBoolean();
         }
 
         private object? ReadArgument(JsonElement element, int id)
@@ -346,6 +357,7 @@ public static class GraphSerializer
                 "node" => value.GetInt32() is var reference && reference >= 0 && reference < id
                     ? new NodeRef(reference)
                     : throw new GraphFormatException($"Node {id} references node {value.GetInt32()}; nodes may only reference earlier nodes."),
+                "import" => new SessionRef(value.GetProperty("trace").GetInt32(), value.GetProperty("node").GetInt32()),
                 "int" => value.GetInt64(),
                 "float" => value.ValueKind == JsonValueKind.String ? double.Parse(value.GetString()!, CultureInfo.InvariantCulture) : value.GetDouble(),
                 "str" => value.GetString(),

@@ -13,9 +13,12 @@ internal sealed record GraphLimits(int MaxNodes, long MaxConstantBytes, int MaxN
 /// </summary>
 internal static class GraphValidator
 {
-    /// <summary>Throws <see cref="GraphFormatException"/> with a message naming the node when the graph cannot run.</summary>
+    /// <summary>
+    /// Throws <see cref="GraphFormatException"/> with a message naming the node when the graph cannot run;
+    /// <paramref name="importedShape"/> gives the shapes of values earlier traces of a session keep.
+    /// </summary>
     public static void Validate(InterventionGraph graph, NnSightModel model, IReadOnlyList<IReadOnlyList<TokenRow>> invocations,
-        GenerationOptions? generation, GraphLimits limits)
+        GenerationOptions? generation, GraphLimits limits, Func<SessionRef, ValueShape>? importedShape = null)
     {
         ArgumentNullException.ThrowIfNull(graph);
         ArgumentNullException.ThrowIfNull(model);
@@ -47,7 +50,7 @@ internal static class GraphValidator
         {
             throw new GraphFormatException(error.Message, error);
         }
-        var shapes = new ShapeInference(graph, model, new FixedInvocationSizes(invocations, generation));
+        var shapes = new ShapeInference(graph, model, new FixedInvocationSizes(invocations, generation), importedShape);
         foreach (var node in graph.Nodes.Where(node => node.Definition.Kind == OpKind.Function))
         {
             try
@@ -93,6 +96,7 @@ internal static class GraphValidator
             OpKind.GradientGetter => arguments.Count == 1 && arguments[0] is NodeRef,
             OpKind.GradientSetter => arguments.Count == 2 && arguments[0] is NodeRef,
             OpKind.Backward => arguments.Count is 1 or 2 && arguments[0] is NodeRef,
+            OpKind.Import => arguments.Count == 1 && arguments[0] is SessionRef,
             _ => false,
         };
         if (!wellTyped)

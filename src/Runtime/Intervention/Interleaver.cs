@@ -34,11 +34,13 @@ internal sealed partial class Interleaver : IDisposable
     private readonly Dictionary<int, Tensor> _saved = [];
     private readonly List<Action> _removers = [];
     private readonly CancellationToken _cancellation;
+    private readonly Func<SessionRef, Tensor>? _imports;
     private int _adHocDepth;
 
     public Interleaver(InterventionGraph graph, Func<string, nn.Module> resolveModule, IReadOnlyList<InvocationRows> invocations,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default, Func<SessionRef, Tensor>? imports = null)
     {
+        _imports = imports;
         _cancellation = cancellation;
         _graph = graph;
         _resolveModule = resolveModule;
@@ -342,7 +344,7 @@ internal sealed partial class Interleaver : IDisposable
         _done[id] = true;
         var node = _graph.Nodes[id];
         value = TapComputedValue(id, value);
-        if (node.Saved)
+        if (node.Saved || node.Kept)
         {
             _saved[id] = SaveCopy(node, value);
         }
@@ -464,6 +466,7 @@ internal sealed partial class Interleaver : IDisposable
                 OpKind.Token => Own(TokensOf(node)),
                 OpKind.ModuleCall => Own(CallModule(node)),
                 OpKind.Local => Own(Fresh(node.LocalFunction!((Tensor)Resolve(node.Args[0])!), node)),
+                OpKind.Import => Own(Imported((SessionRef)node.Args[0]!).alias()),
                 _ => throw new InvalidOperationException($"{op.Kind} nodes are bound by hooks."),
             };
         }
@@ -537,6 +540,9 @@ internal sealed partial class Interleaver : IDisposable
             _adHocDepth--;
         }
     }
+
+    private Tensor Imported(SessionRef reference) =>
+        _imports?.Invoke(reference) ?? throw new TracingException($"A value of another trace ({reference}) can only be read inside a session.");
 
     private object?[] ResolveAll(IReadOnlyList<object?> arguments) => [.. arguments.Select(Resolve)];
 

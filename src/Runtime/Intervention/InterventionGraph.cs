@@ -41,20 +41,22 @@ public sealed class InterventionGraph : IDisposable
     /// Appends a copy of <paramref name="template"/> (from this graph or another) at <paramref name="access"/>, its node
     /// references mapped by <paramref name="map"/>; tensor constants become handles of this graph's own.
     /// </summary>
-    internal Node AddCopy(Node template, Func<NodeRef, NodeRef> map, ModuleAccess? access)
+    internal Node AddCopy(Node template, Func<NodeRef, NodeRef> map, ModuleAccess? access, Func<SessionRef, SessionRef>? mapImport = null)
     {
-        var node = Add(template.Op, [.. template.Args.Select(argument => CopyArgument(argument, map))], access, template.Source, template.LocalFunction);
+        var node = Add(template.Op, [.. template.Args.Select(argument => CopyArgument(argument, map, mapImport))], access, template.Source, template.LocalFunction);
         node.Saved = template.Saved;
         node.Optional = template.Optional;
+        node.Kept = template.Kept;
         return node;
     }
 
-    private static object? CopyArgument(object? argument, Func<NodeRef, NodeRef> map) => argument switch
+    private static object? CopyArgument(object? argument, Func<NodeRef, NodeRef> map, Func<SessionRef, SessionRef>? mapImport) => argument switch
     {
         NodeRef reference => map(reference),
+        SessionRef imported => mapImport?.Invoke(imported) ?? imported,
         Tensor tensor => tensor.alias().DetachFromDisposeScope(),
         IndexSpec[] indices => indices.Select(index => index.Values is { } values ? index with { Values = values.alias().DetachFromDisposeScope() } : index).ToArray(),
-        List<object?> list => list.Select(item => CopyArgument(item, map)).ToList(),
+        List<object?> list => list.Select(item => CopyArgument(item, map, mapImport)).ToList(),
         _ => argument,
     };
 

@@ -44,6 +44,11 @@ public sealed record ModuleAccess(string Path, AccessKind Kind, int Invocation, 
 /// <param name="Id">The referenced node.</param>
 public readonly record struct NodeRef(int Id);
 
+/// <summary>A reference to a kept value of an earlier trace of the same session, as an argument.</summary>
+/// <param name="Trace">The earlier trace's position in the session.</param>
+/// <param name="Node">The node in that trace's graph.</param>
+internal readonly record struct SessionRef(int Trace, int Node);
+
 /// <summary>Which tokens <c>Token[...]</c> selects: one position or a range, counted from the prompt's first real
 /// token (or from the end for <c>^</c> indices).</summary>
 /// <param name="Index">A single position, or null for a range.</param>
@@ -99,6 +104,9 @@ public sealed class Node
     /// (a generation can end at eos before the last step).
     /// </summary>
     public bool Optional { get; internal set; }
+
+    /// <summary>Whether a later trace of the session reads this value, so it outlives its own trace (without being saved).</summary>
+    internal bool Kept { get; set; }
 
     /// <summary>The nodes this node reads.</summary>
     public IEnumerable<int> Dependencies => Args.SelectMany(Referenced);

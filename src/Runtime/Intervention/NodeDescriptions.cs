@@ -34,6 +34,7 @@ internal static class NodeDescriptions
             OpKind.Local => $"Apply({Argument(node.Args[0])})",
             OpKind.GradientGetter => $"{Argument(node.Args[0])}.Grad",
             OpKind.GradientSetter => $"{Argument(node.Args[0])}.Grad = {Argument(node.Args[1])}",
+            OpKind.Import when node.Args[0] is SessionRef imported => $"trace{imported.Trace}.node{imported.Node}",
             OpKind.Backward => $"{Argument(node.Args[0])}.Backward({string.Join(", ", node.Args.Skip(1).Select(Argument))})",
             _ when op == OpRegistry.Index => $"{Argument(node.Args[0])}{Argument(node.Args[1])}",
             _ => $"{node.Op}({string.Join(", ", node.Args.Select(Argument))})",

@@ -38,6 +38,9 @@ internal enum OpKind
 
     /// <summary>Runs the backward pass from a loss after the forward (<c>backward</c>).</summary>
     Backward,
+
+    /// <summary>A value of an earlier trace of the same session (<c>session_value</c>).</summary>
+    Import,
 }
 
 /// <summary>One entry of the op registry.</summary>
@@ -72,6 +75,7 @@ internal static class OpRegistry
     public static readonly OpDefinition Grad = new("grad", OpKind.GradientGetter);
     public static readonly OpDefinition SetGrad = new("set_grad", OpKind.GradientSetter);
     public static readonly OpDefinition Backward = new("backward", OpKind.Backward);
+    public static readonly OpDefinition SessionValue = new("session_value", OpKind.Import);
 
     public static readonly OpDefinition Add = Binary("add", (a, b) => a + b, (a, s) => a + s, (s, b) => s + b);
     public static readonly OpDefinition Sub = Binary("sub", (a, b) => a - b, (a, s) => a - s, (s, b) => s - b);

@@ -30,7 +30,8 @@ internal sealed class FixedInvocationSizes(IReadOnlyList<IReadOnlyList<TokenRow>
 /// sizes; an op's shape comes from running that op on meta tensors (libtorch computes shapes without data), so each
 /// op's shape rule is its own definition.
 /// </summary>
-internal sealed class ShapeInference(InterventionGraph graph, NnSightModel model, IInvocationSizes sizes)
+internal sealed class ShapeInference(InterventionGraph graph, NnSightModel model, IInvocationSizes sizes,
+    Func<SessionRef, ValueShape>? importedShape = null)
 {
     private readonly Dictionary<int, ValueShape> _known = [];
 
@@ -58,6 +59,7 @@ internal sealed class ShapeInference(InterventionGraph graph, NnSightModel model
             OpKind.ModuleCall => CallShape(node),
             OpKind.Function => OnMeta(node, op),
             OpKind.GradientGetter => Of(graph.Nodes[((NodeRef)node.Args[0]!).Id]),
+            OpKind.Import => importedShape?.Invoke((SessionRef)node.Args[0]!) ?? throw Unknown(node, "it is a value of another trace"),
             _ => throw Unknown(node, op.Kind == OpKind.Local ? "it is computed by local code (Apply)" : "it is not a value"),
         };
     }

@@ -38,6 +38,30 @@ public abstract class NnSightModel
     /// <summary>The trace being recorded on this model, if any.</summary>
     internal Tracer? ActiveTracer { get; set; }
 
+    /// <summary>The session whose traces are being recorded on this model, if any.</summary>
+    internal Session? ActiveSession { get; set; }
+
+    /// <summary>
+    /// Starts a session: the traces and generations recorded until it is disposed run then, in order, as one unit, and a
+    /// proxy of an earlier trace can be used in a later one without <c>Save()</c>.
+    /// </summary>
+    /// <param name="remote">Run the session on the configured NnSight server, as one request.</param>
+    /// <param name="server">Run it on this NnSight server (<c>http://host:port</c>).</param>
+    public Session Session(bool remote = false, string? server = null) => BeginSession(new Session(this, Remote(remote, server)));
+
+    /// <summary>Starts a session that runs on an NnSight server as one request.</summary>
+    public Session Session(RemoteSettings remote) => BeginSession(new Session(this, remote ?? throw new ArgumentNullException(nameof(remote))));
+
+    private Session BeginSession(Session session)
+    {
+        if (ActiveSession is not null || ActiveTracer is not null)
+        {
+            throw new TracingException("This model is already recording a session or a trace; dispose it before starting a session.");
+        }
+        ActiveSession = session;
+        return session;
+    }
+
     private readonly List<InterventionGraph> _edits = [];
 
     /// <summary>The edits every trace and generation of this model applies first, to all rows and steps.</summary>
@@ -193,6 +217,10 @@ public abstract class NnSightModel
         if (ActiveTracer is not null)
         {
             throw new TracingException("This model is already recording a trace; dispose it before starting another.");
+        }
+        if (ActiveSession is not null)
+        {
+            tracer.JoinSession(ActiveSession);
         }
         ActiveTracer = tracer;
         return tracer;

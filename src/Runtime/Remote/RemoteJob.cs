@@ -18,13 +18,15 @@ public sealed class RemoteJob
     private static readonly HttpClient Http = new() { Timeout = Timeout.InfiniteTimeSpan };
 
     private readonly RemoteSettings _settings;
-    private readonly Action<GraphResult> _complete;
-    private GraphResult? _result;
+    private readonly Action<IReadOnlyList<GraphResult>> _complete;
+    private readonly int _traces;
+    private IReadOnlyList<GraphResult>? _result;
 
-    private RemoteJob(string id, RemoteSettings settings, Action<GraphResult> complete)
+    private RemoteJob(string id, RemoteSettings settings, int traces, Action<IReadOnlyList<GraphResult>> complete)
     {
         Id = id;
         _settings = settings;
+        _traces = traces;
         _complete = complete;
     }
 
@@ -36,7 +38,7 @@ public sealed class RemoteJob
 
     /// <summary>Sends <paramref name="request"/>; returns the job as soon as the server has accepted it.</summary>
     /// <exception cref="RemoteException">The server refused the request, or did not answer within the request timeout.</exception>
-    internal static RemoteJob Submit(RemoteSettings settings, RemoteJobRequest request, Action<GraphResult> complete)
+    internal static RemoteJob Submit(RemoteSettings settings, RemoteJobRequest request, Action<IReadOnlyList<GraphResult>> complete)
     {
         var status = Bounded(settings, HttpMethod.Post, "v1/jobs", (message, token) =>
         {
@@ -44,7 +46,7 @@ public sealed class RemoteJob
             return Read<RemoteStatus>(Send(message, token));
         });
         settings.Progress?.WriteLine($"[nnsight] {status}");
-        return new RemoteJob(status.Job, settings, complete);
+        return new RemoteJob(status.Job, settings, request.Traces.Count, complete);
     }
 
     /// <summary>Asks the server for the job's current status.</summary>
@@ -109,7 +111,7 @@ public sealed class RemoteJob
     }
 
     /// <summary>Downloads the result to a temporary file (results can be large) and reads the output and saved values.</summary>
-    private GraphResult Download() => Bounded(_settings, HttpMethod.Get, $"v1/jobs/{Id}/result", (message, token) =>
+    private IReadOnlyList<GraphResult> Download() => Bounded<IReadOnlyList<GraphResult>>(_settings, HttpMethod.Get, $"v1/jobs/{Id}/result", (message, token) =>
     {
         using var response = Send(message, token, streaming: true);
         // A blocking read of the body ignores the token; disposing the response ends it.
@@ -122,13 +124,14 @@ public sealed class RemoteJob
                 response.Content.ReadAsStream(token).CopyTo(file);
             }
             using var result = SafetensorsFile.Open(path);
-            var saved = new Dictionary<int, Tensor>();
-            foreach (var name in result.Tensors.Keys.Where(name => name.StartsWith("node.", StringComparison.Ordinal)))
+            return [.. Enumerable.Range(0, _traces).Select(trace =>
             {
-                saved[int.Parse(name["node.".Length..], System.Globalization.CultureInfo.InvariantCulture)] = result.Read(name).DetachFromDisposeScope();
-            }
-            var output = result.Tensors.ContainsKey(RemoteProtocol.OutputTensor) ? result.Read(RemoteProtocol.OutputTensor).DetachFromDisposeScope() : null;
-            return new GraphResult(output, saved);
+                var prefix = RemoteProtocol.SavedTensor(trace, 0)[..^1];
+                var saved = result.Tensors.Keys.Where(name => name.StartsWith(prefix, StringComparison.Ordinal))
+                    .ToDictionary(name => int.Parse(name[prefix.Length..], System.Globalization.CultureInfo.InvariantCulture), name => result.Read(name).DetachFromDisposeScope());
+                var output = result.Tensors.ContainsKey(RemoteProtocol.OutputTensor(trace)) ? result.Read(RemoteProtocol.OutputTensor(trace)).DetachFromDisposeScope() : null;
+                return new GraphResult(output, saved);
+            })];
         }
         finally
         {

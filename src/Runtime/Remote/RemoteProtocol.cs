@@ -4,20 +4,23 @@ using System.Text.Json.Serialization;
 namespace NnSight;
 
 /// <summary>
-/// The wire protocol between a client and an NnSight server. A job is submitted as <see cref="RemoteJobRequest"/> JSON,
-/// its status is followed as server-sent events of <see cref="RemoteStatus"/>, and its result is a safetensors file
-/// holding <c>output</c> and each saved value as <c>node.{id}</c>.
+/// The wire protocol between a client and an NnSight server. A job (one trace, or a session's traces) is submitted as
+/// <see cref="RemoteJobRequest"/> JSON, its status is followed as server-sent events of <see cref="RemoteStatus"/>, and
+/// its result is a safetensors file holding each trace's <c>trace.{t}.output</c> and saved values <c>trace.{t}.node.{id}</c>.
 /// </summary>
 internal static class RemoteProtocol
 {
-    /// <summary>The protocol version this runtime speaks; a server refuses any other, naming both.</summary>
-    public const int Version = 1;
+    /// <summary>
+    /// The protocol version this runtime speaks; a server refuses any other, naming both. Version 2 sends a list of
+    /// traces (sessions); version 1 sent one.
+    /// </summary>
+    public const int Version = 2;
 
-    /// <summary>The safetensors name of the run's primary output (logits or token ids).</summary>
-    public const string OutputTensor = "output";
+    /// <summary>The safetensors name of a trace's primary output (logits or token ids).</summary>
+    public static string OutputTensor(int trace) => FormattableString.Invariant($"trace.{trace}.output");
 
     /// <summary>The safetensors name of a saved value.</summary>
-    public static string SavedTensor(int nodeId) => "node." + nodeId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public static string SavedTensor(int trace, int nodeId) => FormattableString.Invariant($"trace.{trace}.node.{nodeId}");
 
     /// <summary>JSON settings both sides use (camelCase, enums as strings).</summary>
     public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web)
@@ -27,14 +30,17 @@ internal static class RemoteProtocol
     };
 }
 
-/// <summary>A job: what to run, on which model, with the recorded graph.</summary>
+/// <summary>A job: which model, and the traces to run on it in order (one, or a session's).</summary>
 /// <param name="Protocol">The client's protocol version.</param>
 /// <param name="Model">The id of a model the server serves.</param>
+/// <param name="Traces">The traces, in order; a trace reads kept values of earlier ones by <c>session_value</c> nodes.</param>
+internal sealed record RemoteJobRequest(int Protocol, string Model, IReadOnlyList<RemoteTrace> Traces);
+
+/// <summary>One trace of a job.</summary>
 /// <param name="Invocations">Each invocation's token rows (ids and masks), in order.</param>
 /// <param name="Generation">Generation options, or null for one forward pass.</param>
 /// <param name="Graph">The graph in its JSON form (<see cref="Intervention.GraphSerializer"/>).</param>
-internal sealed record RemoteJobRequest(int Protocol, string Model, IReadOnlyList<IReadOnlyList<TokenRow>> Invocations,
-    GenerationOptions? Generation, JsonElement Graph);
+internal sealed record RemoteTrace(IReadOnlyList<IReadOnlyList<TokenRow>> Invocations, GenerationOptions? Generation, JsonElement Graph);
 
 /// <summary>The states a job reports.</summary>
 public static class RemoteJobStates

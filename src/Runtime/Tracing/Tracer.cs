@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using NnSight.Intervention;
 using static TorchSharp.torch;
 
@@ -15,7 +14,7 @@ namespace NnSight;
 public class Tracer : IDisposable, IInvocationSizes
 {
     private readonly RemoteSettings? _remote;
-    private readonly IntPtr _exceptionAtStart = Marshal.GetExceptionPointers();
+    private readonly ExceptionWatch _exceptions = new();
     private readonly List<(InvocationInput Input, IReadOnlyList<TokenRow> Rows)> _invocations = [];
     private ShapeInference? _shapes;
     private Tensor? _output;
@@ -32,10 +31,29 @@ public class Tracer : IDisposable, IInvocationSizes
     private enum TracerState
     {
         Recording,
+        InSession,
         Submitted,
         Executed,
         Failed,
         Abandoned,
+    }
+
+    /// <summary>The session this trace belongs to, and its position there; null outside a session.</summary>
+    private Session? _session;
+
+    private readonly Dictionary<SessionRef, NodeRef> _imports = [];
+
+    internal int SessionIndex { get; private set; }
+
+    /// <summary>Makes this trace the next one of <paramref name="session"/>.</summary>
+    internal void JoinSession(Session session)
+    {
+        if (_remote is not null)
+        {
+            throw new TracingException("A trace inside a session runs where the session runs: pass remote: or server: to model.Session(...), not to the trace.");
+        }
+        _session = session;
+        SessionIndex = session.Join(this);
     }
 
     /// <summary>The model being traced.</summary>
@@ -62,6 +80,7 @@ public class Tracer : IDisposable, IInvocationSizes
         {
             TracerState.Recording => "The output exists once the tracing context is disposed (the model runs then).",
             TracerState.Submitted => $"Remote job {Job!.Id} has not been waited for: call tracer.Job.Wait().",
+            TracerState.InSession => "This trace runs when its session is disposed; its output exists after that.",
             TracerState.Executed when Graph.StopWhenDone => "The run stopped early (Stop()), so the model produced no output; the saved values are there.",
             _ => "The run did not complete, so there is no output.",
         });
@@ -138,7 +157,7 @@ public class Tracer : IDisposable, IInvocationSizes
         }
         try
         {
-            if (IsExceptionPropagating())
+            if (_exceptions.IsPropagating)
             {
                 _state = TracerState.Abandoned;
                 return;
@@ -147,11 +166,19 @@ public class Tracer : IDisposable, IInvocationSizes
             {
                 throw new TracingException("The tracing context was disposed inside an Invoke block; dispose the invoker first.");
             }
+            if (_session is not null)
+            {
+                _state = TracerState.InSession;
+                return;
+            }
             Execute();
         }
         finally
         {
-            Graph.Dispose();
+            if (_state != TracerState.InSession)
+            {
+                Graph.Dispose();
+            }
             Model.ActiveTracer = null;
             GC.SuppressFinalize(this);
         }
@@ -201,6 +228,10 @@ public class Tracer : IDisposable, IInvocationSizes
         if (_state == TracerState.Submitted)
         {
             throw new ValueNotReadyException($"{proxy.Where}{proxy.Describe()} is not ready: remote job {Job!.Id} has not been waited for; call tracer.Job.Wait().");
+        }
+        if (_state == TracerState.InSession)
+        {
+            throw new ValueNotReadyException($"{proxy.Where}{proxy.Describe()} is not ready: the traces of a session run when the session is disposed.");
         }
         if (!proxy.Node.Saved)
         {
@@ -259,7 +290,7 @@ public class Tracer : IDisposable, IInvocationSizes
     {
         _stepScope = null;
         scope.Invoker.Step = scope.ResumeStep;
-        if (IsExceptionPropagating())
+        if (_exceptions.IsPropagating)
         {
             return;
         }
@@ -434,6 +465,7 @@ public class Tracer : IDisposable, IInvocationSizes
     {
         TensorProxy { IsConstant: true } constant => Argument(constant.Constant),
         TensorProxy proxy when ReferenceEquals(proxy.Tracer, this) => new NodeRef(proxy.Node.Id),
+        TensorProxy proxy when _session is not null && ReferenceEquals(proxy.Tracer._session, _session) && proxy.Tracer.SessionIndex < SessionIndex => Import(proxy),
         TensorProxy => throw new TracingException("A proxy from another tracing context cannot be used in this one."),
         Tensor tensor => tensor.alias().DetachFromDisposeScope(),
         int number => (long)number,
@@ -441,7 +473,24 @@ public class Tracer : IDisposable, IInvocationSizes
         _ => value,
     };
 
-    internal ValueShape ShapeOf(Node node) => (_shapes ??= new ShapeInference(Graph, Model, this)).Of(node);
+    internal ValueShape ShapeOf(Node node) =>
+        (_shapes ??= new ShapeInference(Graph, Model, this, reference => _session!.ShapeOf(reference))).Of(node);
+
+    /// <summary>A node of this trace reading <paramref name="proxy"/>'s value, which its earlier trace keeps for the session.</summary>
+    private NodeRef Import(TensorProxy proxy)
+    {
+        if (proxy.Tracer._state == TracerState.Abandoned)
+        {
+            throw new TracingException($"{proxy.Where}{proxy.Describe()} belongs to an earlier trace of this session whose recording failed.");
+        }
+        var reference = new SessionRef(proxy.Tracer.SessionIndex, proxy.Node.Id);
+        if (!_imports.TryGetValue(reference, out var imported))
+        {
+            proxy.Node.Kept = true;
+            imported = _imports[reference] = new NodeRef(Record(OpRegistry.SessionValue, [reference], proxy.Node.Source).Node.Id);
+        }
+        return imported;
+    }
 
     /// <summary>The rows and padded length of the invocations tokenized so far, for shape rules.</summary>
     (int Rows, int PaddedLength, IReadOnlyList<long> RealLengths) IInvocationSizes.InvocationSizes(int invocation) => _recordingEdit
@@ -494,26 +543,84 @@ public class Tracer : IDisposable, IInvocationSizes
             _state = TracerState.Executed;
             return;
         }
-        _state = TracerState.Failed;
-        IReadOnlyList<IReadOnlyList<TokenRow>> rows = [.. _invocations.Select(invocation => invocation.Rows)];
-        using var edited = WithEdits(out var offset);
-        var runnable = edited ?? Graph;
-        void FillShifted(GraphResult result) => Fill(offset == 0 ? result
-            : result with { Saved = result.Saved.Where(saved => saved.Key >= offset).ToDictionary(saved => saved.Key - offset, saved => saved.Value) });
+        using var prepared = Prepare(mapImport: null);
         if (_remote is null)
         {
-            FillShifted(GraphRunner.Run(Model, runnable, rows, Generation));
+            Fill(GraphRunner.Run(Model, prepared.Trace.Graph, prepared.Trace.Invocations, Generation), prepared.Offset);
             return;
         }
-        using var graph = System.Text.Json.JsonDocument.Parse(GraphSerializer.Serialize(runnable));
-        var request = new RemoteJobRequest(RemoteProtocol.Version,
-            Model.RemoteId ?? throw new TracingException("This model has no RemoteId: set model.RemoteId to the id the server serves it under."),
-            rows, Generation, graph.RootElement.Clone());
-        Job = RemoteJob.Submit(_remote, request, FillShifted);
-        _state = TracerState.Submitted;
+        var job = RemoteJob.Submit(_remote, RemoteRequest(Model, [prepared]), results => Fill(results[0], prepared.Offset));
+        Submitted(job);
         if (_remote.Blocking)
         {
-            Job.Wait();
+            job.Wait();
+        }
+    }
+
+    /// <summary>A trace ready to run: its graph with the model's edits first, where this trace's own nodes start in it.</summary>
+    internal sealed record PreparedTrace(SessionTrace Trace, int Offset, bool OwnsGraph) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (OwnsGraph)
+            {
+                Trace.Graph.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Prepares the run; <paramref name="mapImport"/> moves session references to where earlier traces' nodes run. A trace
+    /// without invocations, or one whose recording failed, prepares as an empty trace that runs nothing.
+    /// </summary>
+    internal PreparedTrace Prepare(Func<SessionRef, SessionRef>? mapImport)
+    {
+        if (_state == TracerState.Abandoned || _invocations.Count == 0)
+        {
+            return new PreparedTrace(new SessionTrace(new InterventionGraph(), [], Generation), 0, OwnsGraph: true);
+        }
+        _state = TracerState.Failed;
+        var edited = WithEdits(out var offset, mapImport);
+        return new PreparedTrace(new SessionTrace(edited ?? Graph, [.. _invocations.Select(invocation => invocation.Rows)], Generation), offset, edited is not null);
+    }
+
+    /// <summary>The request of a job running <paramref name="traces"/> on <paramref name="model"/>'s server id.</summary>
+    internal static RemoteJobRequest RemoteRequest(NnSightModel model, IReadOnlyList<PreparedTrace> traces) =>
+        new(RemoteProtocol.Version,
+            model.RemoteId ?? throw new TracingException("This model has no RemoteId: set model.RemoteId to the id the server serves it under."),
+            [.. traces.Select(prepared =>
+            {
+                using var graph = System.Text.Json.JsonDocument.Parse(GraphSerializer.Serialize(prepared.Trace.Graph));
+                return new RemoteTrace(prepared.Trace.Invocations, prepared.Trace.Generation, graph.RootElement.Clone());
+            })]);
+
+    /// <summary>Fills the values from a run of the prepared graph whose own nodes start at <paramref name="offset"/>.</summary>
+    internal void Fill(GraphResult result, int offset)
+    {
+        if (_state == TracerState.Abandoned)
+        {
+            return;
+        }
+        Fill(offset == 0 ? result
+            : result with { Saved = result.Saved.Where(saved => saved.Key >= offset).ToDictionary(saved => saved.Key - offset, saved => saved.Value) });
+    }
+
+    /// <summary>Hands this session trace to the remote job that runs it.</summary>
+    internal void Submitted(RemoteJob job)
+    {
+        Job = job;
+        if (_state != TracerState.Abandoned)
+        {
+            _state = TracerState.Submitted;
+        }
+    }
+
+    /// <summary>Marks a session trace as not run, because its session failed or was abandoned.</summary>
+    internal void Abandon()
+    {
+        if (_state is TracerState.InSession or TracerState.Failed)
+        {
+            _state = TracerState.Abandoned;
         }
     }
 
@@ -521,7 +628,7 @@ public class Tracer : IDisposable, IInvocationSizes
     /// The graph to run when the model has edits: each edit copied for every invocation and step (a step the generation
     /// may not reach is optional), then this trace's nodes, whose ids move up by <paramref name="offset"/>. Null without edits.
     /// </summary>
-    private InterventionGraph? WithEdits(out int offset)
+    private InterventionGraph? WithEdits(out int offset, Func<SessionRef, SessionRef>? mapImport)
     {
         offset = 0;
         if (Model.Edits.Count == 0)
@@ -550,19 +657,9 @@ public class Tracer : IDisposable, IInvocationSizes
         var shift = offset = combined.Nodes.Count;
         foreach (var node in Graph.Nodes)
         {
-            combined.AddCopy(node, reference => new NodeRef(reference.Id + shift), node.Access);
+            combined.AddCopy(node, reference => new NodeRef(reference.Id + shift), node.Access, mapImport);
         }
         return combined;
-    }
-
-    /// <summary>
-    /// Whether an exception other than the one being handled when the context began is propagating: the runtime reports
-    /// the exception of an enclosing catch or unwinding finally too, so only a change since the start means failure.
-    /// </summary>
-    private bool IsExceptionPropagating()
-    {
-        var now = Marshal.GetExceptionPointers();
-        return now != IntPtr.Zero && now != _exceptionAtStart;
     }
 
     private void Fill(GraphResult result)
