@@ -54,15 +54,55 @@ public sealed class ProtocolTests(TinyGpt2Fixture fixture, ServerProcess server)
     }
 
     [Fact]
-    public void A_client_of_another_protocol_version_is_refused_naming_both()
+    public void A_client_of_the_old_protocol_version_is_refused_naming_both()
     {
         var request = Valid();
-        request["protocol"] = 7;
+        request["protocol"] = 1;
 
         var (status, error) = ServerClient.ErrorOf(_client.Submit(request.ToJsonString()));
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Equal("The client speaks protocol version 7, but this server speaks version 2; update the client or the server.", error);
+        Assert.Equal("The client speaks protocol version 1, but this server speaks version 2; update the client or the server.", error);
+    }
+
+    [Fact]
+    public void An_op_on_a_session_value_is_checked_against_the_shape_the_earlier_trace_gives_it()
+    {
+        var request = Valid();
+        var first = ServerClient.FirstTrace(request);
+        first["graph"]!["nodes"]![1]!["kept"] = true;
+        var second = JsonNode.Parse(first.ToJsonString())!.AsObject();
+        second["graph"]!["nodes"] = new JsonArray(
+            Node(0, "session_value", new JsonObject { ["import"] = new JsonObject { ["trace"] = 0, ["node"] = 1 } }),
+            Node(1, "matmul", new JsonObject { ["node"] = 0 }, new JsonObject { ["node"] = 0 }));
+        request["traces"]!.AsArray().Add(second);
+
+        var (status, error) = ServerClient.ErrorOf(_client.Submit(request.ToJsonString()));
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.StartsWith("trace 1: Node 1: ", error, StringComparison.Ordinal);
+        Assert.Contains("does not fit its operands' shapes", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0, 1, false, "trace 1: Node 0 reads node 1 of trace 0, which is not a kept value of an earlier trace.")]
+    [InlineData(0, 99, true, "trace 1: Node 0 reads node 99 of trace 0, which is not a kept value of an earlier trace.")]
+    [InlineData(1, 1, true, "trace 1: Node 0 reads node 1 of trace 1, which is not a kept value of an earlier trace.")]
+    public void A_session_value_that_no_earlier_trace_keeps_is_refused(int trace, int node, bool kept, string message)
+    {
+        var request = Valid();
+        var first = ServerClient.FirstTrace(request);
+        first["graph"]!["nodes"]![1]!["kept"] = kept;
+        var second = JsonNode.Parse(first.ToJsonString())!.AsObject();
+        second["graph"]!["nodes"] = new JsonArray(
+            Node(0, "session_value", new JsonObject { ["import"] = new JsonObject { ["trace"] = trace, ["node"] = node } }),
+            Node(1, "neg", new JsonObject { ["node"] = 0 }));
+        request["traces"]!.AsArray().Add(second);
+
+        var (status, error) = ServerClient.ErrorOf(_client.Submit(request.ToJsonString()));
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(message, error);
     }
 
     public static TheoryData<string, HttpStatusCode, string> Hostile() => new()

@@ -109,7 +109,7 @@ public abstract class NnSightModel
     private InterventionGraph RecordEdit(Action edit)
     {
         ArgumentNullException.ThrowIfNull(edit);
-        var recorder = Begin(new Tracer(this, generation: null));
+        var recorder = Begin(new Tracer(this, generation: null), joinSession: false);
         try
         {
             using (recorder.BeginEdit())
@@ -212,13 +212,13 @@ public abstract class NnSightModel
     private static RemoteSettings? Remote(bool remote, string? server) =>
         remote || server is not null ? RemoteSettings.FromEnvironment(server) : null;
 
-    private Tracer Begin(Tracer tracer)
+    private Tracer Begin(Tracer tracer, bool joinSession = true)
     {
         if (ActiveTracer is not null)
         {
             throw new TracingException("This model is already recording a trace; dispose it before starting another.");
         }
-        if (ActiveSession is not null)
+        if (joinSession && ActiveSession is not null)
         {
             tracer.JoinSession(ActiveSession);
         }

@@ -439,12 +439,15 @@ public sealed partial class TensorProxy
     public void Deconstruct(out TensorProxy first, out TensorProxy second)
     {
         var source = CallSites.Capture();
-        first = Tracer.Record(OpRegistry.GetItem, [new NodeRef(Node.Id), 0L], source);
-        second = Tracer.Record(OpRegistry.GetItem, [new NodeRef(Node.Id), 1L], source);
+        first = Element(0, source);
+        second = Element(1, source);
     }
 
-    private TensorProxy Op(OpDefinition op, string file, int line, params object?[] arguments) =>
-        Tracer.Record(op, [.. arguments.Select(Tracer.Argument)], CallSites.At(file, line));
+    private TensorProxy Op(OpDefinition op, string file, int line, params object?[] arguments)
+    {
+        var recorder = Tracer.Recorder;
+        return recorder.Record(op, [.. arguments.Select(recorder.Argument)], CallSites.At(file, line));
+    }
 
     /// <summary>An operator's node; C# operators take no caller-info arguments, so the line comes from the stack.</summary>
     private static TensorProxy Binary(OpDefinition op, params object?[] arguments)

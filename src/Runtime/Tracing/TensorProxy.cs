@@ -174,7 +174,7 @@ public sealed partial class TensorProxy
     public TensorProxy Apply(Func<Tensor, Tensor> function, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
     {
         ArgumentNullException.ThrowIfNull(function);
-        return Tracer.Record(OpRegistry.Apply, [new NodeRef(Node.Id)], CallSites.At(file, line), localFunction: function);
+        return RecordOn(OpRegistry.Apply, [], CallSites.At(file, line), function);
     }
 
     /// <summary>What the proxy stands for: <c>TensorProxy(transformer.h.3.output[0], shape [1, 10, 64])</c>.</summary>
@@ -236,7 +236,7 @@ public sealed partial class TensorProxy
 
     /// <summary>The tracer of the first operand that is a recorded proxy.</summary>
     internal static Tracer TracerOf(IEnumerable<object?> operands) =>
-        operands.OfType<TensorProxy>().FirstOrDefault(operand => !operand.IsConstant)?.Tracer ?? throw ConstantUsedAsProxy();
+        operands.OfType<TensorProxy>().FirstOrDefault(operand => !operand.IsConstant)?.Tracer.Recorder ?? throw ConstantUsedAsProxy();
 
     private static TracingException ConstantUsedAsProxy() => new(
         "A number or tensor converted to a proxy can only be assigned or passed to an operation on a proxy of the trace; " +
@@ -250,11 +250,20 @@ public sealed partial class TensorProxy
 
     internal TensorProxy Element(long index, string file, int line) => Element(index, CallSites.At(file, line));
 
-    internal TensorProxy Element(long index, SourceLocation? source) =>
-        Tracer.Record(OpRegistry.GetItem, [new NodeRef(Node.Id), index], source);
+    internal TensorProxy Element(long index, SourceLocation? source) => RecordOn(OpRegistry.GetItem, [index], source);
 
     private TensorProxy Index(TensorIndex[] indices, string file, int line) =>
-        Tracer.Record(OpRegistry.Index, [new NodeRef(Node.Id), indices.Select(IndexSpec.From).ToArray()], CallSites.At(file, line));
+        RecordOn(OpRegistry.Index, [indices.Select(IndexSpec.From).ToArray()], CallSites.At(file, line));
+
+    /// <summary>
+    /// Records <paramref name="op"/> on this value and <paramref name="rest"/> in the trace recording now: this proxy's
+    /// own, or in a session a later trace, which reads this value from its earlier trace.
+    /// </summary>
+    private TensorProxy RecordOn(OpDefinition op, object?[] rest, SourceLocation? source, Func<Tensor, Tensor>? localFunction = null)
+    {
+        var recorder = Tracer.Recorder;
+        return recorder.Record(op, [recorder.Argument(this), .. rest], source, localFunction: localFunction);
+    }
 
     private void AssignIndex(TensorIndex[] indices, object? value, string file, int line) =>
         AssignIndex(indices, value, CallSites.At(file, line));

@@ -153,6 +153,10 @@ public class Tracer : IDisposable, IInvocationSizes
     {
         if (_state != TracerState.Recording)
         {
+            if (ReferenceEquals(Model.ActiveTracer, this))
+            {
+                Model.ActiveTracer = null;
+            }
             return;
         }
         try
@@ -528,8 +532,19 @@ public class Tracer : IDisposable, IInvocationSizes
         return CurrentInvoker;
     }
 
+    /// <summary>
+    /// The trace an operation on a proxy of this one records in: this one, or, once this trace of a session has ended,
+    /// the later trace of the session being recorded now (which reads the value from this one).
+    /// </summary>
+    internal Tracer Recorder =>
+        _state == TracerState.InSession && Model.ActiveTracer is { } current && ReferenceEquals(current._session, _session) ? current : this;
+
     private void RequireRecording()
     {
+        if (_state == TracerState.InSession)
+        {
+            throw new TracingException("This trace of the session has ended: later traces of the session can read its values, but not change them.");
+        }
         if (_state != TracerState.Recording)
         {
             throw new TracingException("This tracing context has already run; start a new one with model.Trace() or model.Generate().");
@@ -618,7 +633,7 @@ public class Tracer : IDisposable, IInvocationSizes
     /// <summary>Marks a session trace as not run, because its session failed or was abandoned.</summary>
     internal void Abandon()
     {
-        if (_state is TracerState.InSession or TracerState.Failed)
+        if (_state is TracerState.Recording or TracerState.InSession or TracerState.Failed)
         {
             _state = TracerState.Abandoned;
         }
