@@ -3,6 +3,12 @@ using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
+if (args is ["session-traffic"])
+{
+    NnSight.Benchmarks.RemoteSessionTraffic.Run();
+    return;
+}
+
 // In-process: the benchmarks load libtorch once, as the library's users do, and need no second build.
 var config = DefaultConfig.Instance
     .AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithIterationCount(40).WithWarmupCount(5))

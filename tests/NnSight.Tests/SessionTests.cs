@@ -140,6 +140,28 @@ public sealed class SessionTests(TinyGpt2Fixture fixture) : IClassFixture<TinyGp
     }
 
     [Fact]
+    public void A_later_trace_reads_an_earlier_traces_value_but_cannot_change_it()
+    {
+        using (_model.Session())
+        {
+            TensorProxy clean;
+            using (var tracer = _model.Trace())
+            using (tracer.Invoke(Clean))
+            {
+                clean = Block2(_model).Output[0];
+            }
+            using (var tracer = _model.Trace())
+            using (tracer.Invoke(Corrupt))
+            {
+                var error = Assert.Throws<TracingException>(() => clean[.., 0] = 0);
+                Assert.Equal("This trace of the session has ended: later traces of the session can read its values, but not change them.", error.Message);
+                Block2(_model).Output[0] = clean * 2;
+            }
+        }
+        HookAssert.NoHooks(_model.Module);
+    }
+
+    [Fact]
     public void Misuse_is_refused_with_the_reason()
     {
         using (_model.Session())

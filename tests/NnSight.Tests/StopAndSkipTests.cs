@@ -94,6 +94,27 @@ public sealed class StopAndSkipTests(TinyGpt2Fixture fixture) : IClassFixture<Ti
         Assert.Contains("transformer.h.1.Skip(...) replaces an output of ([1, 10, 64], ([1, 4, 10, 16], [1, 4, 10, 16])) in invocation 0 with a value of [1, 10, 64]", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void The_submodules_of_a_skipped_module_cannot_be_used_in_that_invocation()
+    {
+        using var tracer = _model.Trace();
+        using (tracer.Invoke(Eiffel))
+        {
+            Block(1).Skip(Block(0).Output);
+            var inside = Assert.Throws<TracingException>(() => Block(1).Child("attn").Output.Save());
+            Assert.EndsWith("transformer.h.1.attn is inside transformer.h.1, which invocation 0 skips: the submodules of a skipped module do not run.",
+                inside.Message, StringComparison.Ordinal);
+            Block(2).Child("attn").Output[0].Save();
+        }
+        using (tracer.Invoke(Eiffel))
+        {
+            Block(1).Child("mlp").Output.Save();
+            var after = Assert.Throws<TracingException>(() => Block(1).Skip(Block(0).Output));
+            Assert.EndsWith("transformer.h.1.Skip(...) comes after a use of transformer.h.1.mlp in invocation 1, but the submodules of a skipped module do not run.",
+                after.Message, StringComparison.Ordinal);
+        }
+    }
+
     private IDisposable CountCalls(string path, Action called)
     {
         var block = (NnSight.Models.Gpt2.GPT2Block)_model.ModuleAt(path);

@@ -362,7 +362,25 @@ public class Tracer : IDisposable, IInvocationSizes
     private TensorProxy AccessAt(OpDefinition getter, AccessKind kind, Envoy envoy, SourceLocation? source)
     {
         var invoker = RequireInvoker(envoy, getter.Name);
-        return Record(getter, [], source, new ModuleAccess(envoy.Path, kind, invoker.Index, invoker.Step));
+        return Record(getter, [], source, RequireNotInsideSkipped(envoy, new ModuleAccess(envoy.Path, kind, invoker.Index, invoker.Step), source));
+    }
+
+    /// <summary>The modules skipped so far, by invocation and step.</summary>
+    private readonly List<ModuleAccess> _skips = [];
+
+    /// <summary>
+    /// Refuses an access to a submodule of a module this invocation skips at that step: in nnsight a skipped module's
+    /// submodules do not run. (Here the skipped forward still computes, see <see cref="Envoy.Skip"/>, but its values are not the run's.)
+    /// </summary>
+    private ModuleAccess RequireNotInsideSkipped(Envoy envoy, ModuleAccess access, SourceLocation? source)
+    {
+        if (_skips.FirstOrDefault(skip => skip.Invocation == access.Invocation && skip.Call == access.Call
+            && access.Path.StartsWith(skip.Path + ".", StringComparison.Ordinal)) is { } skipped)
+        {
+            throw new TracingException(
+                $"{(source is null ? "" : $"{source}: ")}{envoy.Label} is inside {skipped.Path}, which invocation {access.Invocation} skips: the submodules of a skipped module do not run.");
+        }
+        return access;
     }
 
     internal bool HasStepCopies(int id) => _stepCopies.ContainsKey(id);
@@ -423,16 +441,24 @@ public class Tracer : IDisposable, IInvocationSizes
     internal void Assign(OpDefinition getter, AccessKind kind, Envoy envoy, TensorProxy value)
     {
         var invoker = RequireInvoker(envoy, getter.Name);
-        Record(OpRegistry.SetterOf(getter), [Argument(value), Array.Empty<long>()], CallSites.Capture(), new ModuleAccess(envoy.Path, kind, invoker.Index, invoker.Step));
+        var source = CallSites.Capture();
+        Record(OpRegistry.SetterOf(getter), [Argument(value), Array.Empty<long>()], source,
+            RequireNotInsideSkipped(envoy, new ModuleAccess(envoy.Path, kind, invoker.Index, invoker.Step), source));
     }
 
     /// <summary>Records that <paramref name="envoy"/>'s output is <paramref name="value"/>, refusing a structure the rules know differs.</summary>
     internal void Skip(Envoy envoy, TensorProxy value, SourceLocation? source)
     {
         var invoker = RequireInvoker(envoy, "Skip");
-        var access = new ModuleAccess(envoy.Path, AccessKind.Output, invoker.Index, invoker.Step);
+        var access = RequireNotInsideSkipped(envoy, new ModuleAccess(envoy.Path, AccessKind.Output, invoker.Index, invoker.Step), source);
+        if (Graph.Nodes.FirstOrDefault(node => node.Access is { } used && used.Invocation == access.Invocation && used.Call == access.Call
+            && used.Path.StartsWith(access.Path + ".", StringComparison.Ordinal))?.Access is { } inside)
+        {
+            throw new TracingException(
+                $"{(source is null ? "" : $"{source}: ")}{envoy.Label}.Skip(...) comes after a use of {inside.Path} in invocation {access.Invocation}, but the submodules of a skipped module do not run.");
+        }
         var replacement = Argument(value);
-        if (KnownShape(() => (_shapes ??= new ShapeInference(Graph, Model, this)).OfAccess(access)) is { } expected
+        if (KnownShape(() => Inference.OfAccess(access)) is { } expected
             && KnownShape(() => replacement is NodeRef reference ? ShapeOf(Graph.Nodes[reference.Id]) : new TensorShape(((Tensor)replacement!).shape, ((Tensor)replacement).dtype)) is { } actual
             && !Shapes.SameStructure(expected, actual))
         {
@@ -440,6 +466,7 @@ public class Tracer : IDisposable, IInvocationSizes
                 $"{(source is null ? "" : $"{source}: ")}{envoy.Label}.Skip(...) replaces an output of {expected} in invocation {invoker.Index} with a value of {actual}.");
         }
         Record(OpRegistry.SetOutput, [replacement, Array.Empty<long>()], source, access);
+        _skips.Add(access);
     }
 
     private static ValueShape? KnownShape(Func<ValueShape> shape)
@@ -477,8 +504,9 @@ public class Tracer : IDisposable, IInvocationSizes
         _ => value,
     };
 
-    internal ValueShape ShapeOf(Node node) =>
-        (_shapes ??= new ShapeInference(Graph, Model, this, reference => _session!.ShapeOf(reference))).Of(node);
+    internal ValueShape ShapeOf(Node node) => Inference.Of(node);
+
+    private ShapeInference Inference => _shapes ??= new ShapeInference(Graph, Model, this, reference => _session!.ShapeOf(reference));
 
     /// <summary>A node of this trace reading <paramref name="proxy"/>'s value, which its earlier trace keeps for the session.</summary>
     private NodeRef Import(TensorProxy proxy)
