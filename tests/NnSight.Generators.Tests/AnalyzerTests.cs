@@ -218,6 +218,13 @@ public sealed class AnalyzerTests
                 }
                 var afterTry = {|NNS0104:model.LmHead.Output|};
 
+                var disposedByUsing = tracer.Invoke("e");
+                using (disposedByUsing)
+                {
+                    var inUsing = model.LmHead.Output;
+                }
+                var afterUsing = {|NNS0104:model.LmHead.Output|};
+
                 tracer.Invoke("d");
                 var neverDisposed = model.LmHead.Output;
             }
