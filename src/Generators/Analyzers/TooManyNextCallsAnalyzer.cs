@@ -61,6 +61,7 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
             .FirstOrDefault(scope => scope.Kind == ScopeKind.Steps);
         if (stepScope is not null)
         {
+            // The run refuses this call whatever the count, so it gets that message and no other.
             context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.NextInsideSteps, next.Syntax.GetLocation(),
                 next.Instance!.Syntax.ToString(), stepScope.Creation!.ToString()));
             return;

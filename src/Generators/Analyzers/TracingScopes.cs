@@ -103,11 +103,6 @@ internal static class TracingScopes
         };
     }
 
-    /// <summary>Whether <paramref name="expression"/> calls <c>invoker.All()</c> or <c>invoker.Steps(range)</c>.</summary>
-    public static bool OpensSteps(ExpressionSyntax expression, SemanticModel model, NnSightTypes types, CancellationToken token) =>
-        model.GetSymbolInfo(expression, token).Symbol is IMethodSymbol { Name: "All" or "Steps" } method
-        && NnSightTypes.Is(method.ContainingType, types.Invoker);
-
     /// <summary>
     /// Scopes opened by the statements before <paramref name="statements"/>[<paramref name="index"/>]: a <c>using</c>
     /// declaration's runs to the end of <paramref name="region"/>; an invoker's or step scope's held without <c>using</c>
@@ -213,6 +208,11 @@ internal static class TracingScopes
         }
         return Creation(value, model, token) is { } creation && OpensSteps(creation, model, types, token) ? ScopeKind.Steps : null;
     }
+
+    /// <summary>Whether <paramref name="expression"/> calls <c>invoker.All()</c> or <c>invoker.Steps(range)</c>.</summary>
+    private static bool OpensSteps(ExpressionSyntax expression, SemanticModel model, NnSightTypes types, CancellationToken token) =>
+        model.GetSymbolInfo(expression, token).Symbol is IMethodSymbol { Name: "All" or "Steps" } method
+        && NnSightTypes.Is(method.ContainingType, types.Invoker);
 
     /// <summary>The scope of a lambda passed to <c>Trace</c>/<c>Generate</c>/<c>Invoke</c>; null for other lambdas.</summary>
     private static TracingScope? LambdaScope(AnonymousFunctionExpressionSyntax lambda, SemanticModel model, NnSightTypes types, CancellationToken token)
