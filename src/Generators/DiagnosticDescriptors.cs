@@ -85,6 +85,18 @@ internal static class DiagnosticDescriptors
         "Next() is called {0} time(s) on '{1}', but {2}; accesses after this call would never be reached",
         DiagnosticSeverity.Error);
 
+    public static readonly DiagnosticDescriptor StepsPastLastPass = Usage(
+        "NNS0105",
+        "Steps() outside the run's forward passes",
+        "Steps({0}) asks for steps the run does not have: {1}",
+        DiagnosticSeverity.Error);
+
+    public static readonly DiagnosticDescriptor NextInsideSteps = Usage(
+        "NNS0105",
+        "Next() inside All() or Steps()",
+        "'{0}.Next()' is called inside '{1}', but Next() cannot be used inside All() or Steps(): the scope already covers its steps",
+        DiagnosticSeverity.Error);
+
     public static readonly DiagnosticDescriptor AccessOutOfForwardOrder = Usage(
         "NNS0106",
         "Module access out of forward order",
@@ -101,6 +113,24 @@ internal static class DiagnosticDescriptors
         "NNS0108",
         "Gradient in a trace without Backward()",
         "'{0}.Grad' is used in a trace that never calls Backward(); only a trace that runs a backward pass has gradients, so call Backward() on a scalar loss in this trace",
+        DiagnosticSeverity.Error);
+
+    public static readonly DiagnosticDescriptor ModuleAccessAfterStop = Usage(
+        "NNS0109",
+        "Module access after Stop()",
+        "'{0}' is recorded after Stop(), so the run goes on until it (unlike nnsight, where code after stop() never runs); move Stop() after the last module access",
+        DiagnosticSeverity.Warning);
+
+    public static readonly DiagnosticDescriptor ValuesOfSingleValueProxy = Usage(
+        "NNS0110",
+        "Value read on a per-step proxy, or Values on a proxy with one value",
+        "'{0}.Values' reads a proxy that was not recorded inside All() or Steps(), so it has one value: read '{0}.Value'",
+        DiagnosticSeverity.Error);
+
+    public static readonly DiagnosticDescriptor ValueOfPerStepProxy = Usage(
+        "NNS0110",
+        "Value read on a per-step proxy, or Values on a proxy with one value",
+        "'{0}.Value' reads a proxy recorded inside All() or Steps(), which has one value per step: read '{0}.Values'",
         DiagnosticSeverity.Error);
 
     /// <summary>Finds the descriptor of an id.</summary>

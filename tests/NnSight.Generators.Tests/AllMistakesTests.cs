@@ -11,7 +11,7 @@ public sealed class AllMistakesTests
             using NnSight;
 
             var model = ModelGpt2.FromPretrained("models/gpt2");
-            TensorProxy hidden, logits;
+            TensorProxy hidden, logits, first;
             using (var gen = model.Generate(maxNewTokens: 2))
             {
                 var outside = {|NNS0104:model.LmHead.Output|};
@@ -34,6 +34,14 @@ public sealed class AllMistakesTests
             {
                 {|NNS0107:model.LmHead.Output.Apply(values => values)|}.Save();
             }
+            using (var stopped = model.Trace())
+            using (stopped.Invoke("c"))
+            {
+                first = model.Transformer.H[0].Output[0].Save();
+                stopped.Stop();
+                {|NNS0109:model.LmHead.Output|}.Save();
+            }
+            var perStep = {|NNS0110:first.Values|};
             """);
         var diagnostics = await AnalyzerVerifier.AllDiagnosticsAsync(markup.Source);
 

@@ -170,6 +170,7 @@ public sealed class AnalyzerTests
                 var outside = {|NNS0104:model.LmHead.Output|};
                 {|NNS0104:model.Transformer.Wte.Output|} = outside;
                 var called = {|NNS0104:model.LmHead.Call(outside)|};
+                {|NNS0104:model.Transformer.H[1].Skip(outside)|};
                 var typedRoot = {|NNS0104:model.Output|};
                 using (tracer.Invoke("The Eiffel Tower is in the city of"))
                 {
@@ -216,6 +217,13 @@ public sealed class AnalyzerTests
                     declaredBeforeTry.Dispose();
                 }
                 var afterTry = {|NNS0104:model.LmHead.Output|};
+
+                var disposedByUsing = tracer.Invoke("e");
+                using (disposedByUsing)
+                {
+                    var inUsing = model.LmHead.Output;
+                }
+                var afterUsing = {|NNS0104:model.LmHead.Output|};
 
                 tracer.Invoke("d");
                 var neverDisposed = model.LmHead.Output;
@@ -457,6 +465,81 @@ public sealed class AnalyzerTests
             """);
 
     [Fact]
+    public Task NNS0105_Steps_range_outside_the_runs_forward_passes() =>
+        AnalyzerVerifier.VerifyAsync<TooManyNextCallsAnalyzer>(Header + """
+            using (var gen = model.Generate(maxNewTokens: 3))
+            using (var invoker = gen.Invoke("a"))
+            {
+                using (invoker.Steps(1..3)) { }
+                using (invoker.Steps(^1..)) { }
+                using (invoker.Steps(..)) { }
+                using (invoker.Steps({|NNS0105:1..4|})) { }
+                using (invoker.Steps({|NNS0105:3..|})) { }
+                using (invoker.Steps({|NNS0105:^4..^1|})) { }
+            }
+            using (var tracer = model.Trace())
+            using (var invoker = tracer.Invoke("b"))
+            using (invoker.Steps({|NNS0105:0..2|}))
+            {
+                var hidden = model.Transformer.H[0].Output[0].Save();
+            }
+            var tokens = Environment.ProcessorCount;
+            var last = Environment.ProcessorCount;
+            using (var gen = model.Generate(maxNewTokens: tokens))
+            using (var invoker = gen.Invoke("c"))
+            using (invoker.Steps(1..5))
+            {
+            }
+            using (var gen = model.Generate(maxNewTokens: 3))
+            using (var invoker = gen.Invoke("d"))
+            using (invoker.Steps(1..last))
+            {
+            }
+            """);
+
+    [Fact]
+    public Task NNS0105_Steps_message_gives_the_steps_the_run_has() =>
+        AnalyzerVerifier.VerifyAsync<TooManyNextCallsAnalyzer>(Header + """
+            using (var gen = model.Generate(maxNewTokens: 3))
+            using (var invoker = gen.Invoke("a"))
+            using (invoker.Steps({|#0:1..4|}))
+            {
+            }
+            model.Trace(tracer => tracer.Invoke("b", invoker =>
+            {
+                using var steps = invoker.Steps({|#1:0..2|});
+            }));
+            """,
+            new DiagnosticResult(DiagnosticDescriptors.StepsPastLastPass).WithLocation(0)
+                .WithArguments("1..4", "maxNewTokens: 3 gives steps 0 to 2"),
+            new DiagnosticResult(DiagnosticDescriptors.StepsPastLastPass).WithLocation(1)
+                .WithArguments("0..2", "a trace has only step 0"));
+
+    [Fact]
+    public Task NNS0105_Next_inside_All_or_Steps() =>
+        AnalyzerVerifier.VerifyAsync<TooManyNextCallsAnalyzer>(Header + """
+            using (var gen = model.Generate(maxNewTokens: 5))
+            using (var invoker = gen.Invoke("a"))
+            {
+                using (invoker.All())
+                {
+                    var hidden = model.Transformer.H[0].Output[0].Save();
+                    {|#0:invoker.Next()|};
+                }
+                invoker.Next();
+                var held = invoker.Steps(2..4);
+                {|#1:invoker.Next()|};
+                held.Dispose();
+                invoker.Next();
+                using var rest = invoker.All();
+                {|#2:invoker.Next()|};
+            }
+            """,
+            new DiagnosticResult(DiagnosticDescriptors.NextInsideSteps).WithLocation(0).WithArguments("invoker", "invoker.All()"),
+            new DiagnosticResult(DiagnosticDescriptors.NextInsideSteps).WithLocation(1).WithArguments("invoker", "invoker.Steps(2..4)"),
+            new DiagnosticResult(DiagnosticDescriptors.NextInsideSteps).WithLocation(2).WithArguments("invoker", "invoker.All()"));
+
+    [Fact]
     public Task NNS0106_a_set_after_reading_a_later_module_in_the_same_step() =>
         AnalyzerVerifier.VerifyAsync<AccessOutOfForwardOrderAnalyzer>(Header + """
             using (var gen = model.Generate(maxNewTokens: 2))
@@ -545,5 +628,181 @@ public sealed class AnalyzerTests
             static TensorProxy Loss(ModelGpt2 model) => model.LmHead.Output[0, ^1, 6342];
             static void Finish(ModelGpt2 model) => model.LmHead.Output[0, ^1, 6342].Backward();
             """);
-}
 
+    [Fact]
+    public Task NNS0109_module_access_after_Stop_typed_and_untyped() =>
+        AnalyzerVerifier.VerifyAsync<ModuleAccessAfterStopAnalyzer>(Header + """
+            using (var tracer = model.Trace())
+            {
+                using (tracer.Invoke("a"))
+                {
+                    var first = model.Transformer.H[0].Output[0].Save();
+                    var input = model.Transformer.H[1].Input;
+                    tracer.Stop();
+                    var later = {|NNS0109:model.Transformer.H[5].Output|}[0].Save();
+                    {|NNS0109:model.Transformer.H[6].Input|} = first;
+                    var inputs = {|NNS0109:model.Transformer.H[7].Inputs|};
+                    {|NNS0109:model.Transformer.H[2].Skip(first)|};
+                    var lens = {|NNS0109:model.LmHead.Call(first)|}.Save();
+                    var untyped = {|NNS0109:model.Envoy("transformer.h.3").Output|}[0].Save();
+                    var root = {|NNS0109:model.Output|};
+                }
+                using (tracer.Invoke("b"))
+                {
+                    var nextInvocation = {|NNS0109:model.LmHead.Output|}.Save();
+                }
+            }
+            var generator = model.Generate(maxNewTokens: 3);
+            using (generator)
+            using (var invoker = generator.Invoke("c"))
+            {
+                invoker.Next();
+                var second = model.Transformer.H[1].Output[0].Save();
+                generator.Stop();
+                var after = {|NNS0109:model.Transformer.H[11].Output|}[0].Save();
+            }
+            model.Trace(tracer => tracer.Invoke("d", () =>
+            {
+                tracer.Stop();
+                var inLambda = {|NNS0109:model.LmHead.Output|}.Save();
+            }));
+            """);
+
+    [Fact]
+    public Task NNS0109_leaves_alone_accesses_before_Stop_other_traces_and_deferred_Stop_calls() =>
+        AnalyzerVerifier.VerifyAsync<ModuleAccessAfterStopAnalyzer>(Header + """
+            using (var stopped = model.Trace())
+            using (stopped.Invoke("a"))
+            {
+                var first = model.Transformer.H[0].Output[0].Save();
+                stopped.Stop();
+            }
+            using (var tracer = model.Trace())
+            using (tracer.Invoke("b"))
+            {
+                var full = model.LmHead.Output.Save();
+            }
+            using (var tracer = model.Trace())
+            using (tracer.Invoke("c"))
+            {
+                Action stop = () => tracer.Stop();
+                var beforeTheCall = model.Transformer.H[0].Output[0].Save();
+                stop();
+            }
+            using (var outer = model.Trace())
+            {
+                using (outer.Invoke("d"))
+                {
+                    outer.Stop();
+                    Func<TensorProxy> deferred = () => model.LmHead.Output;
+                }
+            }
+            """);
+
+    [Fact]
+    public Task NNS0109_message_names_the_access() =>
+        AnalyzerVerifier.VerifyAsync<ModuleAccessAfterStopAnalyzer>(Header + """
+            using (var tracer = model.Trace())
+            using (tracer.Invoke("a"))
+            {
+                var first = model.Transformer.H[0].Output[0].Save();
+                tracer.Stop();
+                var later = {|#0:model.Transformer.H[5].Output|}[0].Save();
+            }
+            """,
+            new DiagnosticResult(DiagnosticDescriptors.ModuleAccessAfterStop).WithLocation(0).WithArguments("model.Transformer.H[5].Output"));
+
+    [Fact]
+    public Task NNS0110_Values_on_a_proxy_recorded_outside_steps_and_Value_on_one_recorded_inside() =>
+        AnalyzerVerifier.VerifyAsync<ValueOrValuesMismatchAnalyzer>(Header + """
+            TensorProxy perStep, once, untyped, chosen, resaved, held, afterHeld, declared;
+            using (var gen = model.Generate(maxNewTokens: 3))
+            using (var invoker = gen.Invoke("a"))
+            {
+                once = model.Transformer.H[0].Output[0].Save();
+                untyped = model.Envoy("transformer.h.3").Output[0].Save();
+                using (invoker.All())
+                {
+                    perStep = model.Transformer.H[^1].Output[0].Save();
+                    resaved = once.Save();
+                }
+                using (invoker.Steps(1..3))
+                {
+                    chosen = (model.LmHead.Output * 2).Save();
+                }
+                var steps = invoker.All();
+                held = model.Transformer.LnF.Output.Save();
+                steps.Dispose();
+                afterHeld = model.Transformer.LnF.Output.Save();
+            }
+            using (var gen = model.Generate(maxNewTokens: 2))
+            {
+                using var invoker = gen.Invoke("b");
+                using var all = invoker.All();
+                declared = model.LmHead.Output.Save();
+            }
+            var alias = once;
+            var perStepValues = perStep.Values;
+            var perStepValue = {|NNS0110:perStep.Value|};
+            var onceValue = once.Value;
+            var onceValues = {|NNS0110:once.Values|};
+            var aliasValues = {|NNS0110:alias.Values|};
+            var untypedValues = {|NNS0110:untyped.Values|};
+            var chosenValues = chosen.Values;
+            var chosenValue = {|NNS0110:chosen.Value|};
+            var resavedValue = resaved.Value;
+            var resavedValues = {|NNS0110:resaved.Values|};
+            var heldValue = {|NNS0110:held.Value|};
+            var afterHeldValues = {|NNS0110:afterHeld.Values|};
+            var declaredValue = {|NNS0110:declared.Value|};
+            """);
+
+    [Fact]
+    public Task NNS0110_leaves_alone_values_of_unknown_origin_and_deferred_recordings() =>
+        AnalyzerVerifier.VerifyAsync<ValueOrValuesMismatchAnalyzer>(Header + """
+            TensorProxy fromHelper, inLambda = null!, mixed;
+            using (var gen = model.Generate(maxNewTokens: 3))
+            using (var invoker = gen.Invoke("a"))
+            {
+                Action record = () => inLambda = model.LmHead.Output.Save();
+                using (invoker.All())
+                {
+                    fromHelper = Helper(model);
+                    record();
+                    mixed = model.LmHead.Output.Save();
+                }
+                if (fromHelper is null)
+                {
+                    mixed = model.Transformer.H[0].Output[0].Save();
+                }
+            }
+            var a = fromHelper.Values;
+            var b = fromHelper.Value;
+            var c = inLambda.Values;
+            var d = mixed.Values;
+            var e = mixed.Value;
+            var notInATrace = model.LmHead.Output;
+            var f = notInATrace.Values;
+
+            static TensorProxy Helper(ModelGpt2 model) => model.LmHead.Output.Save();
+            """);
+
+    [Fact]
+    public Task NNS0110_messages_name_the_property_to_read() =>
+        AnalyzerVerifier.VerifyAsync<ValueOrValuesMismatchAnalyzer>(Header + """
+            TensorProxy perStep, once;
+            using (var gen = model.Generate(maxNewTokens: 3))
+            using (var invoker = gen.Invoke("a"))
+            {
+                once = model.Transformer.H[0].Output[0].Save();
+                using (invoker.All())
+                {
+                    perStep = model.Transformer.H[^1].Output[0].Save();
+                }
+            }
+            var a = {|#0:once.Values|};
+            var b = {|#1:perStep.Value|};
+            """,
+            new DiagnosticResult(DiagnosticDescriptors.ValuesOfSingleValueProxy).WithLocation(0).WithArguments("once"),
+            new DiagnosticResult(DiagnosticDescriptors.ValueOfPerStepProxy).WithLocation(1).WithArguments("perStep"));
+}

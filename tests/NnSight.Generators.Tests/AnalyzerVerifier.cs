@@ -37,6 +37,8 @@ internal static class AnalyzerVerifier
         new AccessOutOfForwardOrderAnalyzer(),
         new LocalCodeInRemoteTraceAnalyzer(),
         new GradientWithoutBackwardAnalyzer(),
+        new ModuleAccessAfterStopAnalyzer(),
+        new ValueOrValuesMismatchAnalyzer(),
     ];
 
     /// <summary>What all usage analyzers report on <paramref name="program"/>, which must compile (with the generated models).</summary>
@@ -55,7 +57,8 @@ internal static class AnalyzerVerifier
     public static Task VerifyAsync<TAnalyzer>(string markup, params DiagnosticResult[] expected)
         where TAnalyzer : DiagnosticAnalyzer, new()
     {
-        var test = new CSharpAnalyzerTest<TAnalyzer, DefaultVerifier> { TestCode = markup };
+        // A rule with several messages has a descriptor per message; {|ID:...|} marks the id and span, not the message.
+        var test = new CSharpAnalyzerTest<TAnalyzer, DefaultVerifier> { TestCode = markup, MarkupOptions = MarkupOptions.UseFirstDescriptor };
         test.ExpectedDiagnostics.AddRange(expected);
         Configure(test.TestState);
         test.ReferenceAssemblies = ReferenceAssemblies;

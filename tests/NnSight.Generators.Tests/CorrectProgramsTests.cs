@@ -409,6 +409,45 @@ public sealed class CorrectProgramsTests
         Console.WriteLine(saved.Count);
         """);
 
+    [Fact]
+    public Task Steering_at_every_step_with_per_step_and_single_values_then_Stop() => AssertNoDiagnosticsAsync("""
+        TensorProxy prompt, perStep, untyped, last;
+        using (var gen = model.Generate(maxNewTokens: 3))
+        using (var invoker = gen.Invoke(prompts[0]))
+        {
+            prompt = model.Transformer.H[0].Output[0].Save();
+            using (invoker.All())
+            {
+                model.Transformer.H[2].Output[0] = model.Transformer.H[2].Output[0] * 1.5;
+                perStep = model.Transformer.H[^1].Output[0].Save();
+            }
+            using (invoker.Steps(1..))
+            {
+                untyped = model.Envoy("transformer.h.3").Output[0].Save();
+            }
+            invoker.Next();
+            invoker.Next();
+            last = model.LmHead.Output.Save();
+            gen.Stop();
+        }
+        Console.WriteLine(prompt.Value.shape[^1] + perStep.Values.Count + untyped.Values.Count + last.Value.shape[^1]);
+        """);
+
+    [Fact]
+    public Task Step_scope_held_without_using_then_Next_after_it() => AssertNoDiagnosticsAsync("""
+        TensorProxy first, second;
+        using (var gen = model.Generate(maxNewTokens: 2))
+        using (var invoker = gen.Invoke(prompts[1]))
+        {
+            var steps = invoker.Steps(..2);
+            first = model.LmHead.Output.Save();
+            steps.Dispose();
+            invoker.Next();
+            second = model.LmHead.Output.Save();
+        }
+        Console.WriteLine(first.Values.Count + second.Value.shape[0]);
+        """);
+
     private static async Task AssertNoDiagnosticsAsync(string program) =>
         Assert.Empty(await AnalyzerVerifier.AllDiagnosticsAsync(Header + program));
 }

@@ -5,14 +5,14 @@ using Microsoft.CodeAnalysis.Diagnostics;
 namespace NnSight.Generators.Analyzers;
 
 /// <summary>
-/// What every NnSight usage analyzer shares: one rule, concurrent execution, generated code skipped, and nothing
-/// registered in a compilation that does not reference NnSight.
+/// What every NnSight usage analyzer shares: one rule (one id, with one descriptor per message it gives), concurrent
+/// execution, generated code skipped, and nothing registered in a compilation that does not reference NnSight.
 /// </summary>
 public abstract class NnSightAnalyzer : DiagnosticAnalyzer
 {
-    private protected NnSightAnalyzer(DiagnosticDescriptor rule)
+    private protected NnSightAnalyzer(params DiagnosticDescriptor[] descriptors)
     {
-        SupportedDiagnostics = [rule];
+        SupportedDiagnostics = [.. descriptors];
     }
 
     /// <inheritdoc />

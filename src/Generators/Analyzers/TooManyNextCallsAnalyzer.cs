@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
@@ -8,17 +9,24 @@ using Microsoft.CodeAnalysis.Operations;
 namespace NnSight.Generators.Analyzers;
 
 /// <summary>
-/// NNS0105: <c>invoker.Next()</c> called more times than the run has forward passes: a generation of a constant
-/// <c>maxNewTokens</c> n has n passes (n − 1 calls of <c>Next()</c>), a trace has one. Calls are counted per invoker
-/// (a local, or the parameter of <c>tracer.Invoke(prompt, invoker =&gt; ...)</c>): inside constant-bound for loops once
-/// per iteration, except loops that create a new invoker per iteration. Calls in other loops, lambdas and local
-/// functions, and variables assigned another invoker, are not judged.
+/// NNS0105: steps past the run's forward passes, and steps taken where the run refuses them. A generation of a
+/// constant <c>maxNewTokens</c> n has n passes (steps 0 to n − 1), a trace has one.
+/// <list type="bullet">
+/// <item><c>invoker.Next()</c> called more than n − 1 times. Calls are counted per invoker (a local, or the parameter of
+/// <c>tracer.Invoke(prompt, invoker =&gt; ...)</c>): inside constant-bound for loops once per iteration, except loops
+/// that create a new invoker per iteration. Calls in other loops, lambdas and local functions, and variables assigned
+/// another invoker, are not judged.</item>
+/// <item><c>invoker.Steps(range)</c> whose constant range reaches outside steps 0 to n − 1 (an empty range inside them
+/// is left alone).</item>
+/// <item><c>Next()</c> inside an <c>All()</c> or <c>Steps()</c> scope, which covers its steps itself.</item>
+/// </list>
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
 {
     /// <summary>Creates the analyzer of its rule.</summary>
-    public TooManyNextCallsAnalyzer() : base(DiagnosticDescriptors.TooManyNextCalls)
+    public TooManyNextCallsAnalyzer()
+        : base(DiagnosticDescriptors.TooManyNextCalls, DiagnosticDescriptors.StepsPastLastPass, DiagnosticDescriptors.NextInsideSteps)
     {
     }
 
@@ -30,9 +38,35 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
 
     private static void Analyze(OperationAnalysisContext context, NnSightTypes types)
     {
-        var next = (IInvocationOperation)context.Operation;
+        var call = (IInvocationOperation)context.Operation;
+        if (!NnSightTypes.Is(call.TargetMethod.ContainingType, types.Invoker))
+        {
+            return;
+        }
+        switch (call.TargetMethod.Name)
+        {
+            case "Next":
+                AnalyzeNext(context, call, types);
+                break;
+            case "Steps":
+                AnalyzeSteps(context, call, types);
+                break;
+        }
+    }
+
+    private static void AnalyzeNext(OperationAnalysisContext context, IInvocationOperation next, NnSightTypes types)
+    {
         var model = next.SemanticModel!;
-        if (!IsNext(next, types) || Variable(next.Instance) is not { } invoker
+        var stepScope = TracingScopes.Enclosing(next.Syntax, model, types, context.CancellationToken)
+            .FirstOrDefault(scope => scope.Kind == ScopeKind.Steps);
+        if (stepScope is not null)
+        {
+            // The run refuses this call whatever the count, so it gets that message and no other.
+            context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.NextInsideSteps, next.Syntax.GetLocation(),
+                next.Instance!.Syntax.ToString(), stepScope.Creation!.ToString()));
+            return;
+        }
+        if (Variable(next.Instance) is not { } invoker
             || invoker.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(context.CancellationToken) is not { } declaration
             || Passes(next.Instance!.Syntax as ExpressionSyntax, model, types, context.CancellationToken) is not { } passes)
         {
@@ -64,8 +98,29 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
         if (before <= allowed && through > allowed)
         {
             var total = calls.Sum(call => call.Count!.Value);
+            var explanation = passes.IsTrace
+                ? "a trace runs one forward pass"
+                : $"maxNewTokens: {passes.Count} gives {passes.Count} forward pass(es), so at most {allowed} Next() call(s)";
             context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.TooManyNextCalls, next.Syntax.GetLocation(),
-                total.ToString(System.Globalization.CultureInfo.InvariantCulture), invoker.Name, passes.Explanation));
+                total.ToString(CultureInfo.InvariantCulture), invoker.Name, explanation));
+        }
+    }
+
+    /// <summary>Reports a constant range that reaches outside the steps of a run with a known number of passes.</summary>
+    private static void AnalyzeSteps(OperationAnalysisContext context, IInvocationOperation steps, NnSightTypes types)
+    {
+        if (steps.Arguments.FirstOrDefault()?.Value is not IRangeOperation range
+            || Passes(steps.Instance?.Syntax as ExpressionSyntax, steps.SemanticModel!, types, context.CancellationToken) is not { } passes)
+        {
+            return;
+        }
+        var first = range.LeftOperand is null ? 0 : ModuleLocations.ConstantIndex(range.LeftOperand, passes.Count);
+        var end = range.RightOperand is null ? passes.Count : ModuleLocations.ConstantIndex(range.RightOperand, passes.Count);
+        if (first is { } start && end is { } stop && (start < 0 || start >= passes.Count || stop > passes.Count))
+        {
+            var available = passes.IsTrace ? "a trace has only step 0" : $"maxNewTokens: {passes.Count} gives steps 0 to {passes.Count - 1}";
+            context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.StepsPastLastPass, range.Syntax.GetLocation(),
+                range.Syntax.ToString(), available));
         }
     }
 
@@ -81,7 +136,7 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
     };
 
     /// <summary>How many forward passes the run of the invoker held by <paramref name="invoker"/> has, when constant.</summary>
-    private static (int Count, string Explanation)? Passes(ExpressionSyntax? invoker, SemanticModel model, NnSightTypes types, CancellationToken token)
+    private static (int Count, bool IsTrace)? Passes(ExpressionSyntax? invoker, SemanticModel model, NnSightTypes types, CancellationToken token)
     {
         if (TracingScopes.Creation(invoker, model, token) is not InvocationExpressionSyntax invoke
             || model.GetOperation(invoke, token) is not IInvocationOperation { TargetMethod.Name: "Invoke" } invokeCall
@@ -94,12 +149,10 @@ public sealed class TooManyNextCallsAnalyzer : NnSightAnalyzer
         }
         if (creation.TargetMethod.Name == "Trace")
         {
-            return (1, "a trace runs one forward pass");
+            return (1, true);
         }
         var argument = creation.Arguments.FirstOrDefault(item => item.Parameter?.Name == "maxNewTokens");
-        return argument?.Value.ConstantValue is { HasValue: true, Value: int tokens }
-            ? (tokens, $"maxNewTokens: {tokens} gives {tokens} forward pass(es), so at most {tokens - 1} Next() call(s)")
-            : null;
+        return argument?.Value.ConstantValue is { HasValue: true, Value: int tokens } ? (tokens, false) : null;
     }
 
     /// <summary>

@@ -16,16 +16,21 @@ internal enum ScopeKind
 
     /// <summary>An invocation of a trace.</summary>
     Invoke,
+
+    /// <summary>An <c>invoker.All()</c> or <c>invoker.Steps(range)</c> scope: what it records applies at several steps.</summary>
+    Steps,
 }
 
 /// <summary>
-/// A region of source where a tracing context or an invocation is open: the body of a <c>using</c> statement, the rest
-/// of a block after a <c>using</c> declaration, a lambda passed to <c>Trace</c>/<c>Generate</c>/<c>Invoke</c>, or the
-/// statements after an invoker held without <c>using</c> up to the one that disposes it.
+/// A region of source where a tracing context, an invocation or a step scope is open: the body of a <c>using</c>
+/// statement, the rest of a block after a <c>using</c> declaration, a lambda passed to <c>Trace</c>/<c>Generate</c>/<c>Invoke</c>,
+/// or the statements after an invoker or step scope held without <c>using</c> up to the one that disposes it.
 /// </summary>
-/// <param name="Kind">Trace or invocation.</param>
+/// <param name="Kind">Trace, invocation or step scope.</param>
 /// <param name="Span">The source the scope covers.</param>
-/// <param name="Creation">The expression that created the context (<c>model.Generate(maxNewTokens: 3)</c>), when known.</param>
+/// <param name="Creation">
+/// The expression that created the context (<c>model.Generate(maxNewTokens: 3)</c>, <c>invoker.All()</c>), when known.
+/// </param>
 internal sealed record TracingScope(ScopeKind Kind, TextSpan Span, ExpressionSyntax? Creation)
 {
     /// <summary>Whether <paramref name="node"/> lies inside the scope.</summary>
@@ -100,8 +105,8 @@ internal static class TracingScopes
 
     /// <summary>
     /// Scopes opened by the statements before <paramref name="statements"/>[<paramref name="index"/>]: a <c>using</c>
-    /// declaration's runs to the end of <paramref name="region"/>; an invoker's held without <c>using</c> runs to the
-    /// statement that disposes it, or to the end of the region when none does.
+    /// declaration's runs to the end of <paramref name="region"/>; an invoker's or step scope's held without <c>using</c>
+    /// runs to the statement that disposes it, or to the end of the region when none does.
     /// </summary>
     private static void AddDeclarations(List<TracingScope> scopes, SyntaxNode region, IReadOnlyList<StatementSyntax> statements, int index,
         SemanticModel model, NnSightTypes types, CancellationToken token)
@@ -113,26 +118,28 @@ internal static class TracingScopes
             {
                 AddResource(scopes, TextSpan.FromBounds(declaration.Span.End, region.Span.End), declaration.Declaration, null, model, types, token);
             }
-            else if (HeldInvoker(statement, model, types, token) is { } invoker)
+            else if (HeldScope(statement, model, types, token) is { } held)
             {
-                var disposal = invoker.Variable is null
+                var disposal = held.Variable is null
                     ? null
-                    : statements.Skip(opening + 1).FirstOrDefault(later => Disposes(later, invoker.Variable, model, token));
+                    : statements.Skip(opening + 1).FirstOrDefault(later => Disposes(later, held.Variable, model, token));
                 var end = disposal?.Span.End ?? region.Span.End;
                 if (end >= statements[index].Span.End)
                 {
-                    scopes.Add(new TracingScope(ScopeKind.Invoke, TextSpan.FromBounds(statement.Span.End, end), Creation(invoker.Value, model, token)));
+                    scopes.Add(new TracingScope(held.Kind, TextSpan.FromBounds(statement.Span.End, end), Creation(held.Value, model, token)));
                 }
             }
         }
     }
 
     /// <summary>
-    /// The invoker a statement opens without <c>using</c> (<c>var inv = tracer.Invoke(p);</c>, <c>inv = ...;</c> or
-    /// <c>tracer.Invoke(p);</c>) and the variable that holds it (null when discarded).
+    /// The invoker or step scope a statement opens without <c>using</c> (<c>var inv = tracer.Invoke(p);</c>,
+    /// <c>inv = ...;</c>, <c>tracer.Invoke(p);</c> or <c>var all = inv.All();</c>) and the variable that holds it (null
+    /// when discarded). A tracing context held without <c>using</c> is not a scope: it is usually disposed by a later
+    /// <c>using (tracer)</c>.
     /// </summary>
-    private static (ISymbol? Variable, ExpressionSyntax Value)? HeldInvoker(StatementSyntax statement, SemanticModel model, NnSightTypes types,
-        CancellationToken token)
+    private static (ScopeKind Kind, ISymbol? Variable, ExpressionSyntax Value)? HeldScope(StatementSyntax statement, SemanticModel model,
+        NnSightTypes types, CancellationToken token)
     {
         (ISymbol? Variable, ExpressionSyntax? Value) held = statement switch
         {
@@ -143,14 +150,14 @@ internal static class TracingScopes
             ExpressionStatementSyntax { Expression: var value } => (null, value),
             _ => (null, null),
         };
-        return held.Value is not null && NnSightTypes.Is(model.GetTypeInfo(held.Value, token).Type, types.Invoker)
-            ? (held.Variable, held.Value)
+        return held.Value is not null && KindOf(held.Value, model, types, token) is ScopeKind kind and (ScopeKind.Invoke or ScopeKind.Steps)
+            ? (kind, held.Variable, held.Value)
             : null;
     }
 
     /// <summary>
     /// Whether <paramref name="statement"/> certainly disposes <paramref name="variable"/>: <c>x.Dispose();</c>,
-    /// <c>x?.Dispose();</c>, or a try whose finally block does.
+    /// <c>x?.Dispose();</c>, <c>using (x) { ... }</c>, or a try whose finally block does.
     /// </summary>
     private static bool Disposes(StatementSyntax statement, ISymbol variable, SemanticModel model, CancellationToken token)
     {
@@ -161,6 +168,7 @@ internal static class TracingScopes
             ExpressionStatementSyntax { Expression: ConditionalAccessExpressionSyntax
                 { WhenNotNull: InvocationExpressionSyntax { Expression: MemberBindingExpressionSyntax { Name.Identifier.ValueText: "Dispose" } } } conditional } =>
                 conditional.Expression,
+            UsingStatementSyntax { Expression: { } resource } => resource,
             _ => null,
         };
         return receiver is not null
@@ -176,21 +184,35 @@ internal static class TracingScopes
             : new[] { expression };
         foreach (var resource in resources.Reverse())
         {
-            if (resource is null)
+            if (resource is not null && KindOf(resource, model, types, token) is { } kind)
             {
-                continue;
-            }
-            var type = model.GetTypeInfo(resource, token).Type;
-            if (NnSightTypes.Is(type, types.Invoker))
-            {
-                scopes.Add(new TracingScope(ScopeKind.Invoke, span, Creation(resource, model, token)));
-            }
-            else if (NnSightTypes.Is(type, types.Tracer))
-            {
-                scopes.Add(new TracingScope(ScopeKind.Trace, span, Creation(resource, model, token)));
+                scopes.Add(new TracingScope(kind, span, Creation(resource, model, token)));
             }
         }
     }
+
+    /// <summary>
+    /// The scope a disposable value opens: a tracing context, an invoker, or the step scope of <c>invoker.All()</c> /
+    /// <c>invoker.Steps(range)</c> (directly or through a local); null for other values.
+    /// </summary>
+    private static ScopeKind? KindOf(ExpressionSyntax value, SemanticModel model, NnSightTypes types, CancellationToken token)
+    {
+        var type = model.GetTypeInfo(value, token).Type;
+        if (NnSightTypes.Is(type, types.Invoker))
+        {
+            return ScopeKind.Invoke;
+        }
+        if (NnSightTypes.Is(type, types.Tracer))
+        {
+            return ScopeKind.Trace;
+        }
+        return Creation(value, model, token) is { } creation && OpensSteps(creation, model, types, token) ? ScopeKind.Steps : null;
+    }
+
+    /// <summary>Whether <paramref name="expression"/> calls <c>invoker.All()</c> or <c>invoker.Steps(range)</c>.</summary>
+    private static bool OpensSteps(ExpressionSyntax expression, SemanticModel model, NnSightTypes types, CancellationToken token) =>
+        model.GetSymbolInfo(expression, token).Symbol is IMethodSymbol { Name: "All" or "Steps" } method
+        && NnSightTypes.Is(method.ContainingType, types.Invoker);
 
     /// <summary>The scope of a lambda passed to <c>Trace</c>/<c>Generate</c>/<c>Invoke</c>; null for other lambdas.</summary>
     private static TracingScope? LambdaScope(AnonymousFunctionExpressionSyntax lambda, SemanticModel model, NnSightTypes types, CancellationToken token)

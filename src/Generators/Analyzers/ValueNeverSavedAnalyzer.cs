@@ -55,11 +55,7 @@ public sealed class ValueNeverSavedAnalyzer : NnSightAnalyzer
         {
             IInvocationOperation { TargetMethod.Name: "Save" } => false,
             ILocalReferenceOperation copy => IsNeverSaved(copy.Local, context, types, visited),
-            IInvocationOperation call => ProxyValues.IsRuntimeMember(call.TargetMethod, types),
-            IPropertyReferenceOperation property => ProxyValues.IsRuntimeMember(property.Property, types),
-            IBinaryOperation { OperatorMethod: { } method } => ProxyValues.IsRuntimeMember(method, types),
-            IUnaryOperation { OperatorMethod: { } method } => ProxyValues.IsRuntimeMember(method, types),
-            _ => false,
+            _ => ProxyValues.IsRecorded(value, types),
         };
     }
 }
