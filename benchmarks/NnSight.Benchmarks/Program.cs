@@ -3,10 +3,14 @@ using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
-if (args is ["session-traffic"])
+switch (args)
 {
-    NnSight.Benchmarks.RemoteSessionTraffic.Run();
-    return;
+    case ["session-traffic"]:
+        NnSight.Benchmarks.RemoteSessionTraffic.Run();
+        return;
+    case ["alternate", var rounds]:
+        NnSight.Benchmarks.AlternatingRatios.Run(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
+        return;
 }
 
 // In-process: the benchmarks load libtorch once, as the library's users do, and need no second build.

@@ -195,6 +195,9 @@ public class LanguageModel : NnSightModel, IDisposable
     /// <inheritdoc />
     protected override NnSightModel CreateView() => new LanguageModel(this);
 
+    /// <summary>The architectures of NnSight.Models never write in place into a value a module returned or received.</summary>
+    protected internal override bool WritesModuleValuesInPlace => false;
+
     /// <summary>A forward pass that records autograd history when the caller enables it (a trace that calls Backward()).</summary>
     private CausalLMOutput ForwardInCurrentGradMode(TokenBatch batch)
     {

@@ -16,6 +16,29 @@ public sealed class ExecutionTests(TinyGpt2Fixture fixture) : IClassFixture<Tiny
     private Envoy Block(Index index) => _model.Envoy("transformer.h")[index];
 
     [Fact]
+    public void Saved_module_values_keep_the_value_they_had_when_saved_whether_shared_or_copied()
+    {
+        var cache = Reference.Scenario("07_cache_all");
+        TensorProxy shared, beforeWrite, afterWrite;
+        using (var tracer = _model.Trace())
+        using (tracer.Invoke(Eiffel))
+        {
+            shared = Block(2).Output[0].Save();
+        }
+        using (var tracer = _model.Trace())
+        using (tracer.Invoke(Eiffel))
+        {
+            beforeWrite = Block(2).Output[0].Save();
+            Block(2).Output[0][.., 0] = 0;
+            afterWrite = Block(2).Output[0].Save();
+        }
+
+        cache.Expect("transformer.h.2.0", shared.Value);
+        cache.Expect("transformer.h.2.0", beforeWrite.Value);
+        Assert.Equal(0f, afterWrite.Value[.., 0].abs().max().item<float>());
+    }
+
+    [Fact]
     public void Reading_a_value_before_the_run_names_the_proxy_and_its_line()
     {
         using var tracer = _model.Trace();

@@ -121,6 +121,30 @@ public sealed class StepTests(TinyGpt2Fixture gpt2, TinyLlamaFixture llama) : IC
     }
 
     [Fact]
+    public void All_after_Next_starts_at_the_invokers_step_and_Next_goes_on_from_there_after_it()
+    {
+        var model = gpt2.Model;
+        TensorProxy fromStep1, afterScope;
+        using (var generator = model.Generate(maxNewTokens: 3))
+        using (var invoker = generator.Invoke(Eiffel))
+        {
+            invoker.Next();
+            using (invoker.All())
+            {
+                fromStep1 = model.Envoy("transformer.h.3").Output[0].Save();
+            }
+            invoker.Next();
+            afterScope = model.Envoy("transformer.h.3").Output[0].Save();
+        }
+
+        var scenario = ReferenceIndex.Gpt2.Scenario("04_generate");
+        Assert.Equal(2, fromStep1.Values.Count);
+        scenario.Expect("hidden_step1", fromStep1.Values[0]);
+        scenario.Expect("hidden_step2", fromStep1.Values[1]);
+        scenario.Expect("hidden_step2", afterScope.Value);
+    }
+
+    [Fact]
     public void A_generation_that_stops_at_eos_has_values_for_the_steps_it_ran()
     {
         var model = gpt2.Model;

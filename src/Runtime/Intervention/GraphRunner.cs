@@ -36,7 +36,7 @@ public static class GraphRunner
         var backward = RequireBackwardForGradients(graph);
         var layout = Layout(invocations);
         using var batch = model.CreateBatch([.. invocations.SelectMany(rows => rows)]);
-        using var interleaver = new Interleaver(graph, model.ModuleAt, layout, cancellation, imports);
+        using var interleaver = new Interleaver(graph, model.ModuleAt, layout, cancellation, imports, model.WritesModuleValuesInPlace);
         using var gradMode = backward ? enable_grad() : no_grad();
         var request = new ForwardRequest(graph.Nodes.Where(node => node.Definition.Kind is OpKind.Getter or OpKind.Setter)
             .Select(node => node.Access!.Path).ToHashSet(StringComparer.Ordinal), cancellation);

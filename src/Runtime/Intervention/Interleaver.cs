@@ -35,12 +35,23 @@ internal sealed partial class Interleaver : IDisposable
     private readonly List<Action> _removers = [];
     private readonly CancellationToken _cancellation;
     private readonly Func<SessionRef, Tensor>? _imports;
+    private readonly bool _shareModuleValues;
+    private readonly bool[] _wholeModuleValue;
     private int _adHocDepth;
 
+    /// <param name="graph">The graph to run.</param>
+    /// <param name="resolveModule">The module at a path.</param>
+    /// <param name="invocations">Each invocation's batch rows.</param>
+    /// <param name="cancellation">Ends the run at the next hooked call.</param>
+    /// <param name="imports">The values of earlier traces of a session, for <c>session_value</c> nodes.</param>
+    /// <param name="modelWritesInPlace">Whether the model may write into a module's value after the module returned it
+    /// (see <see cref="NnSightModel.WritesModuleValuesInPlace"/>); then every saved value is copied.</param>
     public Interleaver(InterventionGraph graph, Func<string, nn.Module> resolveModule, IReadOnlyList<InvocationRows> invocations,
-        CancellationToken cancellation = default, Func<SessionRef, Tensor>? imports = null)
+        CancellationToken cancellation = default, Func<SessionRef, Tensor>? imports = null, bool modelWritesInPlace = true)
     {
         _imports = imports;
+        // Nothing writes into module values in place when neither the model nor the graph (in-place writes, local code) does.
+        _shareModuleValues = !modelWritesInPlace && !graph.Nodes.Any(node => node.Definition.Kind is OpKind.InPlace or OpKind.Local);
         _cancellation = cancellation;
         _graph = graph;
         _resolveModule = resolveModule;
@@ -48,6 +59,7 @@ internal sealed partial class Interleaver : IDisposable
         var count = graph.Nodes.Count;
         _values = new object?[count];
         _done = new bool[count];
+        _wholeModuleValue = new bool[count];
         _remainingUses = new int[count];
         _home = new ModuleAccess?[count];
         _pending = [.. Enumerable.Range(0, count)];
@@ -344,9 +356,10 @@ internal sealed partial class Interleaver : IDisposable
         _done[id] = true;
         var node = _graph.Nodes[id];
         value = TapComputedValue(id, value);
+        _wholeModuleValue[id] = IsWholeModuleValue(node);
         if (node.Saved || node.Kept)
         {
-            _saved[id] = SaveCopy(node, value);
+            _saved[id] = Shares(node) ? SaveShared(node, value) : SaveCopy(node, value);
         }
         _values[id] = value;
         foreach (var dependency in _dependencies[id])
@@ -371,15 +384,23 @@ internal sealed partial class Interleaver : IDisposable
         _values[id] = null;
     }
 
-    private static Tensor SaveCopy(Node node, object? value)
-    {
-        if (value is not Tensor tensor)
-        {
-            throw new InterventionException(
-                $"{Where(node)}Save() needs a tensor, but this value is {Values.Describe(value)}; save its elements ([0], [1], ...) instead.");
-        }
-        return tensor.detach().clone().DetachFromDisposeScope();
-    }
+    /// <summary>
+    /// Whether a saved value may share the module's tensor instead of copying it (nnsight keeps references too): a whole
+    /// module value (a getter's, or a tensor of a module's tuple) when nothing writes into it later. Slices and computed
+    /// values are copied, so a small saved slice never keeps a large tensor alive.
+    /// </summary>
+    private bool Shares(Node node) => _shareModuleValues && _wholeModuleValue[node.Id];
+
+    /// <summary>Whether a node's value is a module's whole value: a getter's, or an element of such a tuple.</summary>
+    private bool IsWholeModuleValue(Node node) => node.Definition.Kind == OpKind.Getter
+        || node.Definition.Kind == OpKind.Element && node.Args[0] is NodeRef parent && _wholeModuleValue[parent.Id] && _values[parent.Id] is not Tensor;
+
+    private static Tensor SaveCopy(Node node, object? value) => RequireTensor(node, value).detach().clone().DetachFromDisposeScope();
+
+    private static Tensor SaveShared(Node node, object? value) => RequireTensor(node, value).detach().DetachFromDisposeScope();
+
+    private static Tensor RequireTensor(Node node, object? value) => value as Tensor ?? throw new InterventionException(
+        $"{Where(node)}Save() needs a tensor, but this value is {Values.Describe(value)}; save its elements ([0], [1], ...) instead.");
 
     /// <summary>Takes ownership of every tensor of <paramref name="value"/>: out of any dispose scope, disposed by us.</summary>
     private static object? Own(object? value)

@@ -35,6 +35,14 @@ public abstract class NnSightModel
     /// <summary>The shape rules of the model, or null when output shapes cannot be known before a run.</summary>
     public virtual IShapeRules? ShapeRules => null;
 
+    /// <summary>
+    /// Whether the model's forward may write in place into a value a module returned or received (an in-place residual add
+    /// on a submodule's output, say). Saved values are then always copies; when false, a saved module value shares the
+    /// tensor the module returned, as nnsight's references do, unless the graph itself writes in place. True unless
+    /// overridden.
+    /// </summary>
+    protected internal virtual bool WritesModuleValuesInPlace => true;
+
     /// <summary>The trace being recorded on this model, if any.</summary>
     internal Tracer? ActiveTracer { get; set; }
 
