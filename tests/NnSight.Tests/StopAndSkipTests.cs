@@ -1,4 +1,5 @@
 using NnSight.Models;
+using NnSight.Models.Gpt2;
 using NnSight.TestSupport;
 using static TorchSharp.torch;
 
@@ -8,6 +9,7 @@ namespace NnSight.Tests;
 public sealed class StopAndSkipTests(TinyGpt2Fixture fixture) : IClassFixture<TinyGpt2Fixture>
 {
     private static string Eiffel => ReferenceIndex.Gpt2.Prompts["eiffel"].Text;
+    private static string Madison => ReferenceIndex.Gpt2.Prompts["madison"].Text;
     private readonly LanguageModel _model = fixture.Model;
 
     private Envoy Block(int index) => _model.Envoy("transformer.h")[index];
@@ -95,6 +97,51 @@ public sealed class StopAndSkipTests(TinyGpt2Fixture fixture) : IClassFixture<Ti
     }
 
     [Fact]
+    public void A_module_every_invocation_skips_does_not_compute_and_one_some_invocations_skip_still_does()
+    {
+        var attentionCalls = 0;
+        using var counter = CountCalls("transformer.h.1.attn", () => attentionCalls++);
+
+        var (bothSkipped, callsSkipped) = (Logits(skipFirst: true, skipSecond: true, useSkip: true), attentionCalls);
+        var (bothSet, callsSet) = (Logits(skipFirst: true, skipSecond: true, useSkip: false), attentionCalls - callsSkipped);
+        Assert.Equal((0, 1), (callsSkipped, callsSet));
+        TensorAssert.Close(bothSet.First, bothSkipped.First, 0, 0, "first invocation, every invocation skipping");
+        TensorAssert.Close(bothSet.Second, bothSkipped.Second, 0, 0, "second invocation, every invocation skipping");
+
+        attentionCalls = 0;
+        var firstSkipped = Logits(skipFirst: true, skipSecond: false, useSkip: true);
+        var firstSet = Logits(skipFirst: true, skipSecond: false, useSkip: false);
+        Assert.Equal(2, attentionCalls);
+        TensorAssert.Close(firstSet.First, firstSkipped.First, 0, 0, "first invocation skipping alone");
+        TensorAssert.Close(firstSet.Second, firstSkipped.Second, 0, 0, "second invocation running");
+    }
+
+    /// <summary>The logits of two invocations whose block 1 is skipped (or has its output set) with block 0's output.</summary>
+    private (Tensor First, Tensor Second) Logits(bool skipFirst, bool skipSecond, bool useSkip)
+    {
+        var logits = new TensorProxy[2];
+        using (var tracer = _model.Trace())
+        {
+            foreach (var (invocation, prompt, skip) in new[] { (0, Eiffel, skipFirst), (1, Madison, skipSecond) })
+            {
+                using (tracer.Invoke(prompt))
+                {
+                    if (skip && useSkip)
+                    {
+                        Block(1).Skip(Block(0).Output);
+                    }
+                    else if (skip)
+                    {
+                        Block(1).Output = Block(0).Output;
+                    }
+                    logits[invocation] = _model.Envoy("lm_head").Output.Save();
+                }
+            }
+        }
+        return (logits[0].Value, logits[1].Value);
+    }
+
+    [Fact]
     public void The_submodules_of_a_skipped_module_cannot_be_used_in_that_invocation()
     {
         using var tracer = _model.Trace();
@@ -113,13 +160,22 @@ public sealed class StopAndSkipTests(TinyGpt2Fixture fixture) : IClassFixture<Ti
             Assert.EndsWith("transformer.h.1.Skip(...) comes after a use of transformer.h.1.mlp in invocation 1, but the submodules of a skipped module do not run.",
                 after.Message, StringComparison.Ordinal);
         }
+        using (tracer.Invoke(Eiffel))
+        {
+            Block(1).Output[0].Save();
+            var read = Assert.Throws<TracingException>(() => Block(1).Skip(Block(0).Output));
+            Assert.EndsWith("transformer.h.1.Skip(...) comes after a read of transformer.h.1.Output in invocation 2, but a skipped module has no output of its own: read it after Skip() to get the value it is skipped with.",
+                read.Message, StringComparison.Ordinal);
+        }
     }
 
-    private IDisposable CountCalls(string path, Action called)
+    /// <summary>Counts the forward calls of a block or an attention module with a plain TorchSharp hook.</summary>
+    private IDisposable CountCalls(string path, Action called) => _model.ModuleAt(path) switch
     {
-        var block = (NnSight.Models.Gpt2.GPT2Block)_model.ModuleAt(path);
-        return new Remover(block.register_forward_hook((_, _, _, _, output) => { called(); return output; }).remove);
-    }
+        GPT2Block block => new Remover(block.register_forward_hook((_, _, _, _, output) => { called(); return output; }).remove),
+        GPT2Attention attention => new Remover(attention.register_forward_hook((_, _, _, _, output) => { called(); return output; }).remove),
+        var other => throw new ArgumentException($"{path} is a {other.GetType().Name}."),
+    };
 
     private sealed class Remover(Action remove) : IDisposable
     {

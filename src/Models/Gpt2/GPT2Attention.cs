@@ -50,6 +50,11 @@ public sealed class GPT2Attention : nn.Module<Tensor, (Tensor Key, Tensor Value)
     public override (Tensor Output, (Tensor Key, Tensor Value) Present) forward(
         Tensor hiddenStates, (Tensor Key, Tensor Value)? layerPast, Tensor? attentionMask)
     {
+        if (SkippedForward.TryTake<(Tensor Output, (Tensor Key, Tensor Value) Present)>(this, out var skipped))
+        {
+            return skipped;
+        }
+
         using var scope = NewDisposeScope();
         var qkv = c_attn.call(hiddenStates).split(_embedDim, dim: 2);
         var query = SplitHeads(qkv[0]);

@@ -30,6 +30,11 @@ public sealed class GPT2Block : nn.Module<Tensor, (Tensor Key, Tensor Value)?, T
     public override (Tensor HiddenStates, (Tensor Key, Tensor Value) Present) forward(
         Tensor hiddenStates, (Tensor Key, Tensor Value)? layerPast, Tensor? attentionMask)
     {
+        if (SkippedForward.TryTake<(Tensor HiddenStates, (Tensor Key, Tensor Value) Present)>(this, out var skipped))
+        {
+            return skipped;
+        }
+
         using var scope = NewDisposeScope();
         var (attnOutput, present) = attn.call(ln_1.call(hiddenStates), layerPast, attentionMask);
         var residual = attnOutput + hiddenStates;

@@ -26,6 +26,11 @@ public sealed class GPT2MLP : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor hiddenStates)
     {
+        if (SkippedForward.TryTake<Tensor>(this, out var skipped))
+        {
+            return skipped;
+        }
+
         using var scope = NewDisposeScope();
         var output = dropout.call(c_proj.call(act.call(c_fc.call(hiddenStates))));
         return output.MoveToOuterDisposeScope();

@@ -45,6 +45,11 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, (Tensor K
     public override (Tensor Output, Tensor Weights, (Tensor Key, Tensor Value) Present) forward(
         Tensor hiddenStates, Tensor attentionMask, Tensor positionIds, (Tensor Key, Tensor Value)? layerPast)
     {
+        if (SkippedForward.TryTake<(Tensor Output, Tensor Weights, (Tensor Key, Tensor Value) Present)>(this, out var skipped))
+        {
+            return skipped;
+        }
+
         using var scope = NewDisposeScope();
         var (batch, positions) = (hiddenStates.shape[0], hiddenStates.shape[1]);
         var query = SplitHeads(q_proj.call(hiddenStates), _heads);

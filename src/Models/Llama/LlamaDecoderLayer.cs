@@ -28,6 +28,11 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor, Tensor, (Tenso
     public override (Tensor HiddenStates, (Tensor Key, Tensor Value) Present) forward(
         Tensor hiddenStates, Tensor attentionMask, Tensor positionIds, (Tensor Key, Tensor Value)? layerPast)
     {
+        if (SkippedForward.TryTake<(Tensor HiddenStates, (Tensor Key, Tensor Value) Present)>(this, out var skipped))
+        {
+            return skipped;
+        }
+
         using var scope = NewDisposeScope();
         var (attended, _, present) = self_attn.call(input_layernorm.call(hiddenStates), attentionMask, positionIds, layerPast);
         var residual = hiddenStates + attended;

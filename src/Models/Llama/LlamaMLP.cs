@@ -26,6 +26,11 @@ public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor hiddenStates)
     {
+        if (SkippedForward.TryTake<Tensor>(this, out var skipped))
+        {
+            return skipped;
+        }
+
         using var scope = NewDisposeScope();
         var gate = act_fn.call(gate_proj.call(hiddenStates));
         return down_proj.call(gate * up_proj.call(hiddenStates)).MoveToOuterDisposeScope();

@@ -25,6 +25,11 @@ public sealed class LlamaRMSNorm : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor hiddenStates)
     {
+        if (SkippedForward.TryTake<Tensor>(this, out var skipped))
+        {
+            return skipped;
+        }
+
         using var scope = NewDisposeScope();
         var wide = hiddenStates.to_type(ScalarType.Float32);
         var normalized = wide * (wide.pow(2).mean([-1], keepdim: true) + _epsilon).rsqrt();

@@ -93,9 +93,10 @@ public class Envoy
     public TensorProxy Inputs => Tracer.Access(OpRegistry.Inputs, AccessKind.Inputs, this);
 
     /// <summary>
-    /// Makes <paramref name="value"/> this module's output in the current invocation, as a skipped module would give
-    /// (nnsight's <c>skip</c>); a structure the shape rules know differs is refused here. TorchSharp hooks cannot prevent
-    /// a forward, so the module still computes; its result is discarded.
+    /// Makes <paramref name="value"/> this module's output in the current invocation without running its forward
+    /// (nnsight's <c>skip</c>); a structure the shape rules know differs is refused here. The forward is not run when
+    /// every invocation skips the call and the module takes the value (see <see cref="SkippedForward"/>); otherwise it
+    /// runs and this invocation's rows of its result are replaced.
     /// </summary>
     /// <exception cref="ShapeMismatchException">The value's shape or tuple structure differs from the module's output.</exception>
     public void Skip(TensorProxy value, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)

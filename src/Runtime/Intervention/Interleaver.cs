@@ -31,6 +31,7 @@ internal sealed partial class Interleaver : IDisposable
     private readonly int[][] _dependencies;
     private readonly Dictionary<string, int> _outputCalls = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _inputCalls = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, nn.Module> _skippable = new(StringComparer.Ordinal);
     private readonly Dictionary<int, Tensor> _saved = [];
     private readonly List<Action> _removers = [];
     private readonly CancellationToken _cancellation;
@@ -86,7 +87,12 @@ internal sealed partial class Interleaver : IDisposable
         {
             _removers.Add(ModuleHooks.AddOutputHook(_resolveModule(path), (_, output) => OnOutput(path, output)));
         }
-        foreach (var path in accesses.Where(access => access.Kind != AccessKind.Output).Select(access => access.Path).Distinct())
+        foreach (var path in _graph.Nodes.Where(node => node.Definition == OpRegistry.Skip).Select(node => node.Access!.Path).Distinct())
+        {
+            _skippable[path] = _resolveModule(path);
+        }
+        // A skipped module's input hook offers its forward the skip value (see OfferSkip).
+        foreach (var path in accesses.Where(access => access.Kind != AccessKind.Output).Select(access => access.Path).Concat(_skippable.Keys).Distinct())
         {
             _removers.Add(ModuleHooks.AddInputHook(_resolveModule(path), arguments => OnInput(path, arguments)));
         }
@@ -123,6 +129,10 @@ internal sealed partial class Interleaver : IDisposable
             remove();
         }
         _removers.Clear();
+        foreach (var module in _skippable.Values)
+        {
+            SkippedForward.Withdraw(module);
+        }
     }
 
     /// <summary>Removes the hooks and disposes every value still held (saved values excepted).</summary>
@@ -151,6 +161,10 @@ internal sealed partial class Interleaver : IDisposable
         {
             return output;
         }
+        if (_skippable.TryGetValue(path, out var skippable))
+        {
+            SkippedForward.Withdraw(skippable);
+        }
         var point = new HookPoint(path, Output: true, NextCall(_outputCalls, path));
         var result = RunReady(point, TapModuleValues(point, output));
         StopIfDone();
@@ -167,7 +181,40 @@ internal sealed partial class Interleaver : IDisposable
         var before = new ArgumentTuple(arguments);
         var after = RunReady(point, TapModuleValues(point, before));
         StopIfDone();
+        OfferSkip(point);
         return ReferenceEquals(after, before) ? null : ((ArgumentTuple)after!).Arguments;
+    }
+
+    /// <summary>
+    /// When every invocation skips this call of the module and every skip value is ready, offers the values, joined
+    /// along the batch, to the module's forward (see <see cref="SkippedForward"/>). The skip setters still run at the
+    /// output, so a forward that does not take the offer gives the same result.
+    /// </summary>
+    private void OfferSkip(HookPoint input)
+    {
+        if (!_skippable.TryGetValue(input.Path, out var module))
+        {
+            return;
+        }
+        var skips = new Node?[_invocations.Count];
+        foreach (var node in _pending.Select(id => _graph.Nodes[id]))
+        {
+            if (node.Definition == OpRegistry.Skip && node.Access!.Path == input.Path && node.Access.Call == input.Call)
+            {
+                if (!IsReady(node))
+                {
+                    return;
+                }
+                // An invocation's last skip is its output.
+                skips[node.Access.Invocation] = node;
+            }
+        }
+        if (skips.All(node => node is not null)
+            && Values.TryJoinRows([.. skips.Select(node => Resolve(node!.Args[0]))], [.. _invocations.Select(rows => (long)rows.Count)], out var joined)
+            && joined is not null)
+        {
+            SkippedForward.Offer(module, joined);
+        }
     }
 
     /// <summary>Thrown from a hook to end the model's run early once a graph that asks for it (Stop()) has nothing left to run forward.</summary>

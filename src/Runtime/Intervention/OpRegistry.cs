@@ -67,6 +67,9 @@ internal static class OpRegistry
     public static readonly OpDefinition SetOutput = new("set_output", OpKind.Setter);
     public static readonly OpDefinition SetInput = new("set_input", OpKind.Setter);
     public static readonly OpDefinition SetInputs = new("set_inputs", OpKind.Setter);
+
+    /// <summary>Sets the whole output of a module whose forward need not run (<c>Envoy.Skip</c>).</summary>
+    public static readonly OpDefinition Skip = new("skip", OpKind.Setter);
     public static readonly OpDefinition GetItem = new("getitem", OpKind.Element, IsView: true);
     public static readonly OpDefinition SetIndex = new("setindex", OpKind.InPlace, IsView: true);
     public static readonly OpDefinition Token = new("token", OpKind.Token, IsView: true);

@@ -37,6 +37,46 @@ internal static class Values
         _ => value,
     };
 
+    /// <summary>
+    /// One value from <paramref name="parts"/> of the same structure, each holding <paramref name="rows"/>[i] batch rows:
+    /// their tensors joined along dimension 0 in order. False when the structures differ, a part has other rows, or
+    /// other leaves differ.
+    /// </summary>
+    public static bool TryJoinRows(IReadOnlyList<object?> parts, IReadOnlyList<long> rows, out object? joined)
+    {
+        joined = null;
+        switch (parts[0])
+        {
+            case Tensor:
+                var tensors = parts.OfType<Tensor>().ToArray();
+                if (tensors.Length != parts.Count || tensors.Where((tensor, i) => tensor.dim() == 0 || tensor.shape[0] != rows[i]).Any())
+                {
+                    return false;
+                }
+                joined = tensors.Length == 1 ? tensors[0] : cat(tensors, 0);
+                return true;
+            case ITuple first:
+                var tuples = parts.OfType<ITuple>().ToArray();
+                if (tuples.Length != parts.Count || tuples.Any(tuple => tuple.Length != first.Length))
+                {
+                    return false;
+                }
+                var elements = new object?[first.Length];
+                for (var i = 0; i < first.Length; i++)
+                {
+                    if (!TryJoinRows([.. tuples.Select(tuple => tuple[i])], rows, out elements[i]))
+                    {
+                        return false;
+                    }
+                }
+                joined = Rebuild(first, elements);
+                return true;
+            default:
+                joined = parts[0];
+                return parts.All(part => Equals(part, parts[0]));
+        }
+    }
+
     /// <summary>Whether the value is a tuple.</summary>
     public static bool IsTuple(object? value) => value is ITuple;
 

@@ -370,7 +370,7 @@ public class Tracer : IDisposable, IInvocationSizes
 
     /// <summary>
     /// Refuses an access to a submodule of a module this invocation skips at that step: in nnsight a skipped module's
-    /// submodules do not run. (Here the skipped forward still computes, see <see cref="Envoy.Skip"/>, but its values are not the run's.)
+    /// submodules do not run.
     /// </summary>
     private ModuleAccess RequireNotInsideSkipped(Envoy envoy, ModuleAccess access, SourceLocation? source)
     {
@@ -457,6 +457,11 @@ public class Tracer : IDisposable, IInvocationSizes
             throw new TracingException(
                 $"{(source is null ? "" : $"{source}: ")}{envoy.Label}.Skip(...) comes after a use of {inside.Path} in invocation {access.Invocation}, but the submodules of a skipped module do not run.");
         }
+        if (Graph.Nodes.Any(node => node.Definition.Kind == OpKind.Getter && node.Access == access))
+        {
+            throw new TracingException(
+                $"{(source is null ? "" : $"{source}: ")}{envoy.Label}.Skip(...) comes after a read of {envoy.Label}.Output in invocation {access.Invocation}, but a skipped module has no output of its own: read it after Skip() to get the value it is skipped with.");
+        }
         var replacement = Argument(value);
         if (KnownShape(() => Inference.OfAccess(access)) is { } expected
             && KnownShape(() => replacement is NodeRef reference ? ShapeOf(Graph.Nodes[reference.Id]) : new TensorShape(((Tensor)replacement!).shape, ((Tensor)replacement).dtype)) is { } actual
@@ -465,7 +470,7 @@ public class Tracer : IDisposable, IInvocationSizes
             throw new ShapeMismatchException(
                 $"{(source is null ? "" : $"{source}: ")}{envoy.Label}.Skip(...) replaces an output of {expected} in invocation {invoker.Index} with a value of {actual}.");
         }
-        Record(OpRegistry.SetOutput, [replacement, Array.Empty<long>()], source, access);
+        Record(OpRegistry.Skip, [replacement, Array.Empty<long>()], source, access);
         _skips.Add(access);
     }
 
