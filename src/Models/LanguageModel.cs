@@ -61,24 +61,28 @@ public class LanguageModel : NnSightModel, IDisposable
     /// <summary>The parameters' element type.</summary>
     public ScalarType Dtype { get; }
 
-    /// <summary>Loads the model in <paramref name="folder"/> (config.json, generation_config.json, safetensors weights).</summary>
-    /// <param name="folder">A HuggingFace model folder.</param>
+    /// <summary>Loads the model in <paramref name="model"/> (config.json, generation_config.json, safetensors weights).</summary>
+    /// <param name="model">A HuggingFace model folder.</param>
     /// <param name="device">Where the parameters go: <c>"cpu"</c>, <c>"cuda"</c>, <c>"cuda:1"</c>.</param>
     /// <param name="dtype">The parameters' element type; null keeps the checkpoint's.</param>
+    /// <param name="revision">The hub revision (branch, tag or commit) of a hub id; null is <c>main</c>.</param>
+    /// <param name="showProgress">Whether a load or download that lasts over a second shows a progress bar on standard
+    /// error (never when it is redirected, or when <c>HF_HUB_DISABLE_PROGRESS_BARS</c> is set).</param>
     /// <exception cref="ConfigException">The folder, config.json or a tokenizer file is missing, malformed or unsupported.</exception>
     /// <exception cref="CheckpointException">There are no safetensors weights, or they do not fit the architecture.</exception>
     /// <exception cref="SafetensorsFormatException">A weights file is malformed.</exception>
     /// <exception cref="LibTorchNotFoundException">The application has no libtorch backend package.</exception>
-    public static LanguageModel FromPretrained(string folder, string device = "cpu", ScalarType? dtype = null)
+    public static LanguageModel FromPretrained(string model, string device = "cpu", ScalarType? dtype = null, string? revision = null, bool showProgress = true)
     {
         TorchBackend.Require();
-        return FromPretrained(folder, ParseDevice(device), dtype);
+        return FromPretrained(model, ParseDevice(device), dtype, revision, showProgress);
     }
 
-    /// <summary>Loads the model in <paramref name="folder"/> onto <paramref name="device"/>.</summary>
-    /// <inheritdoc cref="FromPretrained(string, string, ScalarType?)"/>
-    public static LanguageModel FromPretrained(string folder, Device device, ScalarType? dtype = null)
+    /// <summary>Loads the model in <paramref name="model"/> onto <paramref name="device"/>.</summary>
+    /// <inheritdoc cref="FromPretrained(string, string, ScalarType?, string?, bool)"/>
+    public static LanguageModel FromPretrained(string model, Device device, ScalarType? dtype = null, string? revision = null, bool showProgress = true)
     {
+        var folder = model;
         if (!Directory.Exists(folder))
         {
             throw new ConfigException($"Model folder {folder} does not exist.");

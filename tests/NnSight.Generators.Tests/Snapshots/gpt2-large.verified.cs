@@ -16,28 +16,32 @@ namespace Models
             LmHead = Root.Child("lm_head");
         }
 
-        /// <summary>Loads the GPT-2 model in <paramref name="folder"/>, after checking that its config.json
+        /// <summary>Loads the GPT-2 model <paramref name="model"/>, after checking that its config.json
         /// matches <c>configs/gpt2-large.json</c> in n_layer, n_embd, n_head, n_positions, vocab_size.</summary>
-        /// <param name="folder">A HuggingFace model folder (config.json, generation_config.json, safetensors weights).</param>
+        /// <param name="model">A HuggingFace model folder (config.json, generation_config.json, safetensors weights).</param>
         /// <param name="device">Where the parameters go (<c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>).</param>
         /// <param name="dtype">The parameters' element type; null keeps the checkpoint's.</param>
+        /// <param name="revision">The hub revision (branch, tag or commit) of a hub id; null is <c>main</c>.</param>
+        /// <param name="showProgress">Whether a load or download that lasts over a second shows a progress bar on standard error.</param>
         /// <exception cref="global::NnSight.ConfigMismatchException">The folder's config differs in a structural key.</exception>
-        public static new ModelGpt2Large FromPretrained(string folder, string device = "cpu", global::TorchSharp.torch.ScalarType? dtype = null)
+        public static new ModelGpt2Large FromPretrained(string model, string device = "cpu", global::TorchSharp.torch.ScalarType? dtype = null, string? revision = null, bool showProgress = true)
         {
-            global::NnSight.Models.Configuration.ConfigCheck.Require(folder, "ModelGpt2Large", "gpt2", "configs/gpt2-large.json", CompileTimeConfig);
-            return new ModelGpt2Large(global::NnSight.Models.LanguageModel.FromPretrained(folder, device, dtype));
+            global::NnSight.Models.Configuration.ConfigCheck.Require(model, "ModelGpt2Large", "gpt2", "configs/gpt2-large.json", CompileTimeConfig);
+            return new ModelGpt2Large(global::NnSight.Models.LanguageModel.FromPretrained(model, device, dtype, revision, showProgress));
         }
 
-        /// <summary>Loads the GPT-2 model in <paramref name="folder"/>, after checking that its config.json
+        /// <summary>Loads the GPT-2 model <paramref name="model"/>, after checking that its config.json
         /// matches <c>configs/gpt2-large.json</c> in n_layer, n_embd, n_head, n_positions, vocab_size.</summary>
-        /// <param name="folder">A HuggingFace model folder (config.json, generation_config.json, safetensors weights).</param>
+        /// <param name="model">A HuggingFace model folder (config.json, generation_config.json, safetensors weights).</param>
         /// <param name="device">Where the parameters go (<c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>).</param>
         /// <param name="dtype">The parameters' element type; null keeps the checkpoint's.</param>
+        /// <param name="revision">The hub revision (branch, tag or commit) of a hub id; null is <c>main</c>.</param>
+        /// <param name="showProgress">Whether a load or download that lasts over a second shows a progress bar on standard error.</param>
         /// <exception cref="global::NnSight.ConfigMismatchException">The folder's config differs in a structural key.</exception>
-        public static new ModelGpt2Large FromPretrained(string folder, global::TorchSharp.torch.Device device, global::TorchSharp.torch.ScalarType? dtype = null)
+        public static new ModelGpt2Large FromPretrained(string model, global::TorchSharp.torch.Device device, global::TorchSharp.torch.ScalarType? dtype = null, string? revision = null, bool showProgress = true)
         {
-            global::NnSight.Models.Configuration.ConfigCheck.Require(folder, "ModelGpt2Large", "gpt2", "configs/gpt2-large.json", CompileTimeConfig);
-            return new ModelGpt2Large(global::NnSight.Models.LanguageModel.FromPretrained(folder, device, dtype));
+            global::NnSight.Models.Configuration.ConfigCheck.Require(model, "ModelGpt2Large", "gpt2", "configs/gpt2-large.json", CompileTimeConfig);
+            return new ModelGpt2Large(global::NnSight.Models.LanguageModel.FromPretrained(model, device, dtype, revision, showProgress));
         }
 
         /// <summary>A ModelGpt2Large over the same modules, for edited views (<c>model.Edit(...)</c>).</summary>
