@@ -8,6 +8,15 @@ switch (args)
     case ["session-traffic"]:
         NnSight.Benchmarks.RemoteSessionTraffic.Run();
         return;
+    case ["loading", var shards]:
+        NnSight.Benchmarks.LoadingBenchmark.Run(int.Parse(shards, System.Globalization.CultureInfo.InvariantCulture));
+        return;
+    case ["load-once", var folder, var dtype]:
+        NnSight.Benchmarks.LoadingBenchmark.LoadOnce(folder, dtype);
+        return;
+    case ["convert-once", var folder]:
+        NnSight.Benchmarks.LoadingBenchmark.ConvertOnce(folder);
+        return;
     case ["alternate", var rounds]:
         NnSight.Benchmarks.AlternatingRatios.Run(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
         return;

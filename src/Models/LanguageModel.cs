@@ -2,6 +2,7 @@ using NnSight.Models.Configuration;
 using NnSight.Models.Generation;
 using NnSight.Models.Loading;
 using NnSight.Models.Modules;
+using NnSight.Models.Progress;
 using NnSight.Models.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -89,19 +90,22 @@ public class LanguageModel : NnSightModel, IDisposable
         }
         var config = ConfigReader.Read(Path.Combine(folder, "config.json"));
         var generation = GenerationConfig.Read(folder, config);
+        var tokenizer = ModelTokenizer.FromPretrained(folder, config, generation.EosTokenIds.FirstOrDefault(), generation.PadTokenId);
         using var checkpoint = SafetensorsCheckpoint.Open(folder);
         var architecture = ModelArchitectures.Find(config.ModelType)!;
-        var module = architecture.Create(config, device, dtype ?? StoredDtype(checkpoint));
+        var parameterDtype = dtype ?? StoredDtype(checkpoint);
+        // Built on the meta device: no storage and no random initialisation; the checkpoint's tensors become the parameters.
+        var module = architecture.Create(config, MetaParameters.Meta, parameterDtype);
         try
         {
-            CheckpointLoader.Load(module, checkpoint);
+            using var progress = TransferProgress.Start($"Loading {Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)))}", 0, showProgress);
+            CheckpointLoader.Load(module, checkpoint, device, parameterDtype, progress);
         }
         catch
         {
             module.Dispose();
             throw;
         }
-        var tokenizer = ModelTokenizer.FromPretrained(folder, config, generation.EosTokenIds.FirstOrDefault(), generation.PadTokenId);
         return new LanguageModel(module, tokenizer, generation) { RemoteId = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))) };
     }
 

@@ -61,6 +61,58 @@ public sealed class LoadingTests(TinyGpt2Fixture fixture) : IClassFixture<TinyGp
     }
 
     [Fact]
+    public void Weights_kept_as_stored_are_copy_on_write_views_of_the_file_and_converted_ones_are_copies()
+    {
+        var folder = _variants.Folder("mapped", _variants.Converted(ScalarType.BFloat16));
+        var weights = Path.Combine(folder, SafetensorsCheckpoint.SingleFileName);
+        using var kept = LanguageModel.FromPretrained(folder);
+        using var widened = LanguageModel.FromPretrained(folder, dtype: ScalarType.Float32);
+        const string name = "transformer.h.0.ln_1.weight";
+        var keptNorm = kept.Module.state_dict()[name];
+        var widenedNorm = widened.Module.state_dict()[name];
+        using var stored = keptNorm.clone();
+
+        // Rewritten in place, the file shows through the kept parameter (a view of the mapped file, no copy) but not
+        // through the converted one.
+        long offset;
+        using (var file = Serialization.SafetensorsFile.Open(weights))
+        {
+            offset = new FileInfo(weights).Length - file.Tensors.Values.Sum(entry => entry.End - entry.Begin) + file.Tensors[name].Begin;
+        }
+        using (var stream = new FileStream(weights, FileMode.Open, FileAccess.Write))
+        {
+            stream.Position = offset;
+            using var doubled = (stored * 2).to_type(ScalarType.BFloat16);
+            stream.Write(doubled.bytes);
+        }
+        Assert.True(Identical((stored * 2).to_type(ScalarType.BFloat16), keptNorm));
+        Assert.True(Identical(stored.to_type(ScalarType.Float32), widenedNorm));
+
+        // Writing to the parameter copies the page: the file keeps its bytes.
+        var before = File.ReadAllBytes(weights);
+        using (no_grad())
+        {
+            keptNorm.add_(1.0);
+        }
+        Assert.Equal(before, File.ReadAllBytes(weights));
+    }
+
+    [Fact]
+    public void A_loaded_tied_head_shares_the_loaded_embedding()
+    {
+        using var model = LanguageModel.FromPretrained(RepositoryPaths.TinyGpt2, dtype: ScalarType.Float64);
+        var parameters = model.Module.state_dict();
+
+        using (no_grad())
+        {
+            parameters["transformer.wte.weight"].add_(1.0);
+        }
+
+        Assert.True(Identical(parameters["transformer.wte.weight"], parameters["lm_head.weight"]));
+        Assert.DoesNotContain(model.Module.parameters(), parameter => parameter.device_type != TorchSharp.DeviceType.CPU);
+    }
+
+    [Fact]
     public void A_requested_dtype_converts_the_stored_weights()
     {
         using var model = LanguageModel.FromPretrained(RepositoryPaths.TinyGpt2, dtype: ScalarType.BFloat16);

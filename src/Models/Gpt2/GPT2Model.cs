@@ -23,8 +23,8 @@ public sealed class GPT2Model : nn.Module<Tensor, KeyValueCache?, Tensor?, Tenso
     public GPT2Model(GPT2Config config, Device? device = null, ScalarType? dtype = null) : base(nameof(GPT2Model))
     {
         _positions = config.NPositions;
-        wte = nn.Embedding(config.VocabSize, config.NEmbd, device: device, dtype: dtype);
-        wpe = nn.Embedding(config.NPositions, config.NEmbd, device: device, dtype: dtype);
+        wte = Embeddings.Create(config.VocabSize, config.NEmbd, device, dtype);
+        wpe = Embeddings.Create(config.NPositions, config.NEmbd, device, dtype);
         drop = nn.Dropout(config.EmbdPdrop);
         h = nn.ModuleList(Enumerable.Range(0, config.NLayer).Select(i => new GPT2Block(config, i, device, dtype)).ToArray());
         ln_f = nn.LayerNorm(config.NEmbd, eps: config.LayerNormEpsilon, device: device, dtype: dtype);

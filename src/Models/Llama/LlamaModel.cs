@@ -20,7 +20,7 @@ public sealed class LlamaModel : nn.Module<Tensor, KeyValueCache?, Tensor?, Tens
     /// <summary>Creates the decoder stack.</summary>
     public LlamaModel(LlamaConfig config, Device? device = null, ScalarType? dtype = null) : base(config.ClassPrefix + "Model")
     {
-        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize, device: device, dtype: dtype);
+        embed_tokens = Embeddings.Create(config.VocabSize, config.HiddenSize, device, dtype);
         layers = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new LlamaDecoderLayer(config, device, dtype)).ToArray());
         norm = new LlamaRMSNorm(config, config.HiddenSize, device, dtype);
         _slidingWindow = config.SlidingWindowSize;

@@ -1,33 +1,98 @@
 using NnSight.Serialization;
 using NnSight.Models.Modules;
+using NnSight.Models.Progress;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace NnSight.Models.Loading;
 
 /// <summary>
-/// Copies a checkpoint's tensors into a model's parameters. Names, shapes and coverage are checked against the
-/// state_dict before any data is read, so a checkpoint that does not fit fails with every problem listed and the
-/// model untouched.
+/// Reads a checkpoint's tensors into a model built on the meta device. Names, shapes and coverage are checked against
+/// the state_dict before any data is read, so a checkpoint that does not fit fails with every problem listed. A tensor
+/// whose stored dtype, layout and device are the ones asked for becomes its parameter as a copy-on-write view of the
+/// mapped file, read by its first use; any other is read once and converted into its own memory. See
+/// docs/architecture.md#loading.
 /// </summary>
 internal static class CheckpointLoader
 {
     private const int MaxListed = 20;
 
-    private sealed record Assignment(string StoredName, string Target, bool Transposed);
+    private sealed record Assignment(string StoredName, string Target, bool Transposed, long Bytes);
 
-    /// <summary>Loads every parameter of <paramref name="model"/> from <paramref name="checkpoint"/>.</summary>
+    /// <summary>Loads every parameter of <paramref name="model"/> (built on the meta device) from <paramref name="checkpoint"/>.</summary>
+    /// <param name="model">The model, its parameters on the meta device.</param>
+    /// <param name="checkpoint">The weights.</param>
+    /// <param name="device">Where the parameters go.</param>
+    /// <param name="dtype">The parameters' element type.</param>
+    /// <param name="progress">Counts the bytes read.</param>
     /// <exception cref="CheckpointException">A tensor is missing, unexpected, or mis-shaped.</exception>
-    public static void Load(CausalLanguageModel model, SafetensorsCheckpoint checkpoint)
+    public static void Load(CausalLanguageModel model, SafetensorsCheckpoint checkpoint, Device device, ScalarType dtype, TransferProgress progress)
     {
-        var layout = model.CheckpointLayout;
-        var parameters = model.state_dict();
-        var assignments = Plan(model.GetType().Name, layout, parameters, checkpoint);
-        using var noGrad = no_grad();
-        foreach (var assignment in assignments)
+        var assignments = Plan(model.GetType().Name, model.CheckpointLayout, model.state_dict(), checkpoint);
+        progress.AddTotal(assignments.Sum(assignment => assignment.Bytes));
+        var values = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        using var scratch = new ScratchBuffers();
+        try
         {
-            using var stored = checkpoint.Read(assignment.StoredName);
-            using var source = assignment.Transposed ? stored.t() : stored.alias();
-            parameters[assignment.Target].copy_(source);
+            using var noGrad = no_grad();
+            foreach (var assignment in assignments)
+            {
+                var entry = checkpoint.Tensors[assignment.StoredName];
+                values[assignment.Target] = !assignment.Transposed && entry.ScalarType == dtype && device.type == DeviceType.CPU
+                    ? checkpoint.Map(assignment.StoredName)
+                    : Converted(checkpoint, entry, assignment.Transposed, scratch, device, dtype);
+                progress.Advance(assignment.Bytes);
+            }
+            MetaParameters.Materialize(model, values, [.. model.CheckpointLayout.TiedTensors]);
+        }
+        finally
+        {
+            foreach (var value in values.Values)
+            {
+                value.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// A tensor that changes dtype, layout or device on the way in: read into a reused buffer of its stored dtype, then
+    /// copied once into its own memory. (Converting from the mapped file would bring the file's pages into the process too.)
+    /// </summary>
+    private static Tensor Converted(SafetensorsCheckpoint checkpoint, SafetensorsEntry entry, bool transposed, ScratchBuffers scratch,
+        Device device, ScalarType dtype)
+    {
+        using var stored = scratch.For(entry);
+        checkpoint.Read(entry.Name, stored);
+        using var oriented = transposed ? stored.t() : stored.alias();
+        var result = empty(oriented.shape, dtype: dtype, device: device);
+        result.copy_(oriented);
+        return result;
+    }
+
+    /// <summary>One growing CPU buffer per stored dtype; views of it take each tensor's shape.</summary>
+    private sealed class ScratchBuffers : IDisposable
+    {
+        private readonly Dictionary<ScalarType, Tensor> _buffers = [];
+
+        public Tensor For(SafetensorsEntry entry)
+        {
+            var count = entry.Shape.Aggregate(1L, (product, size) => product * size);
+            if (!_buffers.TryGetValue(entry.ScalarType, out var buffer) || buffer.numel() < count)
+            {
+                buffer?.Dispose();
+                buffer = empty(count, dtype: entry.ScalarType);
+                _buffers[entry.ScalarType] = buffer;
+            }
+            using var elements = buffer.narrow(0, 0, count);
+            return elements.view(entry.Shape);
+        }
+
+        public void Dispose()
+        {
+            foreach (var buffer in _buffers.Values)
+            {
+                buffer.Dispose();
+            }
         }
     }
 
@@ -76,7 +141,7 @@ internal static class CheckpointLoader
                 problems.Add($"tensor {name} is stored as {entry.Dtype}, but {target} is a floating-point parameter");
                 continue;
             }
-            assignments.Add(new Assignment(name, target, transposed));
+            assignments.Add(new Assignment(name, target, transposed, entry.End - entry.Begin));
         }
         foreach (var (name, parameter) in parameters)
         {

@@ -50,8 +50,11 @@ internal sealed class SafetensorsCheckpoint : IDisposable
         return new SafetensorsCheckpoint([file], file.Tensors.Keys.ToDictionary(name => name, _ => file, StringComparer.Ordinal));
     }
 
-    /// <summary>Reads tensor <paramref name="name"/> into a new CPU tensor of its stored dtype, owned by the caller.</summary>
-    public Tensor Read(string name) => _fileOf[name].Read(name);
+    /// <summary>Tensor <paramref name="name"/> as a copy-on-write view of its mapped file (see <see cref="SafetensorsFile.Map"/>).</summary>
+    public Tensor Map(string name) => _fileOf[name].Map(name);
+
+    /// <summary>Reads tensor <paramref name="name"/> into a buffer (see <see cref="SafetensorsFile.Read(string, Tensor)"/>).</summary>
+    public void Read(string name, Tensor destination) => _fileOf[name].Read(name, destination);
 
     private static SafetensorsCheckpoint OpenSharded(string folder, string indexPath)
     {

@@ -33,6 +33,7 @@ public sealed class SafetensorsFile : IDisposable
 
     private readonly SafeFileHandle _handle;
     private readonly long _dataStart;
+    private readonly Dictionary<ScalarType, Tensor> _mappings = [];
 
     private SafetensorsFile(string path, SafeFileHandle handle, long dataStart,
         IReadOnlyDictionary<string, SafetensorsEntry> tensors, IReadOnlyDictionary<string, string> metadata)
@@ -92,14 +93,36 @@ public sealed class SafetensorsFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// Tensor <paramref name="name"/> as a view of the file mapped into memory, copy-on-write: no byte is read until it is
+    /// used, and the pages are the page cache's until something writes to them. The mapping lives as long as a view of
+    /// it, past <see cref="Dispose"/>. A tensor whose offset is not a multiple of its element size is read instead.
+    /// </summary>
+    /// <exception cref="SafetensorsFormatException">The file has no tensor of that name.</exception>
+    public Tensor Map(string name)
+    {
+        var entry = Entry(name);
+        var elementSize = SafetensorsDtypes.ElementSize(entry.Dtype);
+        var byteOffset = _dataStart + entry.Begin;
+        if (byteOffset % elementSize != 0)
+        {
+            return Read(name);
+        }
+        if (!_mappings.TryGetValue(entry.ScalarType, out var mapping))
+        {
+            // libtorch maps a file from its first byte, so each dtype gets a mapping of the whole file in its elements.
+            mapping = from_file(FilePath, shared: false, size: RandomAccess.GetLength(_handle) / elementSize, dtype: entry.ScalarType);
+            _mappings[entry.ScalarType] = mapping;
+        }
+        using var elements = mapping.narrow(0, byteOffset / elementSize, entry.Shape.Aggregate(1L, (product, size) => product * size));
+        return elements.view(entry.Shape);
+    }
+
     /// <summary>Reads tensor <paramref name="name"/> into a new CPU tensor of its stored dtype, owned by the caller.</summary>
-    /// <exception cref="KeyNotFoundException">The file has no tensor of that name.</exception>
+    /// <exception cref="SafetensorsFormatException">The file has no tensor of that name.</exception>
     public Tensor Read(string name)
     {
-        if (!Tensors.TryGetValue(name, out var entry))
-        {
-            throw new SafetensorsFormatException(FilePath, $"no tensor named \"{name}\".");
-        }
+        var entry = Entry(name);
         var tensor = empty(entry.Shape, entry.ScalarType);
         try
         {
@@ -112,6 +135,29 @@ public sealed class SafetensorsFile : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// Reads tensor <paramref name="name"/> into <paramref name="destination"/>: a contiguous CPU tensor of the stored
+    /// dtype and element count (a reused buffer, so that a tensor to be converted costs no fresh memory of its own).
+    /// </summary>
+    /// <exception cref="SafetensorsFormatException">The file has no tensor of that name, or ends before its data.</exception>
+    /// <exception cref="ArgumentException">The destination is not such a tensor.</exception>
+    public void Read(string name, Tensor destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        var entry = Entry(name);
+        if (destination.device_type != TorchSharp.DeviceType.CPU || !destination.is_contiguous() || destination.dtype != entry.ScalarType
+            || destination.numel() != entry.Shape.Aggregate(1L, (product, size) => product * size))
+        {
+            throw new ArgumentException(
+                $"{name} needs a contiguous CPU {entry.Dtype} tensor of {entry.ShapeText}; the destination is {destination.dtype} {Shapes.Format(destination.shape)} on {destination.device}.",
+                nameof(destination));
+        }
+        ReadInto(entry, destination);
+    }
+
+    private SafetensorsEntry Entry(string name) =>
+        Tensors.TryGetValue(name, out var entry) ? entry : throw new SafetensorsFormatException(FilePath, $"no tensor named \"{name}\".");
 
     private void ReadInto(SafetensorsEntry entry, Tensor destination) =>
         TensorMemory.ForEachChunk(destination,
@@ -269,5 +315,13 @@ public sealed class SafetensorsFile : IDisposable
     }
 
     /// <summary>Closes the file.</summary>
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        foreach (var mapping in _mappings.Values)
+        {
+            mapping.Dispose();
+        }
+        _mappings.Clear();
+        _handle.Dispose();
+    }
 }
