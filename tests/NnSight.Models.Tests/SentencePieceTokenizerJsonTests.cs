@@ -300,7 +300,8 @@ public sealed class SentencePieceTokenizerJsonTests : IDisposable
     }
 
     [Theory]
-    [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}}""", "tokenizer.json: model.merges uses \"b\", which is not in model.vocab")]
+    [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}}""", "tokenizer.json: model.merges (rank 0) uses \"b\", which is not in model.vocab")]
+    [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [["a", "a"]]}}""", "tokenizer.json: model.merges (rank 0) makes \"aa\", which is not in model.vocab")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a a a"]}}""", "tokenizer.json: model.merges[0] must be two tokens separated by one space")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}}}""", "tokenizer.json: model.merges must be a list of merges")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}]}}""",

@@ -39,7 +39,7 @@ internal sealed class BpeModel
         for (var rank = 0; rank < merges.Count; rank++)
         {
             var (left, right) = merges[rank];
-            _merges[(Id(left), Id(right))] = (rank, Id(left + right));
+            _merges[(Id(left, rank, "uses"), Id(right, rank, "uses"))] = (rank, Id(left + right, rank, "makes"));
         }
         _byteIds = new int[256];
         for (var value = 0; value < 256; value++)
@@ -49,11 +49,12 @@ internal sealed class BpeModel
         Options = options;
         _unknownId = options.UnknownToken is { } unknown && _vocabulary.TryGetValue(unknown, out var unknownId) ? unknownId : null;
 
-        int Id(string token) => _vocabulary.TryGetValue(token, out var id)
+        int Id(string token, int rank, string verb) => _vocabulary.TryGetValue(token, out var id)
             ? id
-            : throw new ConfigException($"{source}: model.merges uses \"{token}\", which is not in model.vocab.", "model.merges", token);
+            : throw new ConfigException($"{source}: model.merges (rank {rank}) {verb} \"{token}\", which is not in model.vocab.", "model.merges", token);
     }
 
+    /// <summary>How words are split: unknown token, fusing, byte fallback, ignoring merges.</summary>
     public BpeModelOptions Options { get; }
 
     /// <summary>The vocabulary, token to id.</summary>

@@ -64,7 +64,7 @@ internal sealed class MetaspaceBpeTokenizer : Tokenizer
     {
         var all = Encode(text, textSpan, settings with { MaxTokenCount = int.MaxValue });
         normalizedText = all.NormalizedText;
-        var length = (normalizedText ?? text ?? textSpan.ToString()).Length;
+        var length = normalizedText?.Length ?? text?.Length ?? textSpan.Length;
         var tokens = all.Tokens;
         if (!fromEnd)
         {
