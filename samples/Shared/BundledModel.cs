@@ -1,9 +1,9 @@
 namespace NnSight.Samples;
 
-/// <summary>Finds the model folder a sample runs on: the first argument, or a bundled tiny model.</summary>
+/// <summary>Finds the model a sample runs on: the first argument (a folder or a hub id), or a bundled tiny model.</summary>
 internal static class BundledModel
 {
-    /// <summary>The folder to load, announcing the bundled model's nature when it is the one used.</summary>
+    /// <summary>The model to load, announcing the bundled model's nature when it is the one used.</summary>
     public static string Folder(string[] args)
     {
         if (args.Length > 0)
@@ -14,15 +14,15 @@ internal static class BundledModel
         Console.WriteLine($"""
             Using {folder}: a 4-layer GPT-2 with random weights and the real GPT-2 vocabulary, bundled so the sample runs
             offline. The mechanics are real; the words and numbers are not those of the original nnsight README. To run it
-            on a real GPT-2: download a HuggingFace folder (config.json, generation_config.json, model.safetensors), point
-            the sample's [LanguageModel] attribute at "models/gpt2/config.json" (the published GPT-2 config, bundled), and
-                dotnet run --project samples/<Sample> -- path/to/gpt2
+            on a real GPT-2: point the sample's [LanguageModel] attribute at "models/gpt2/config.json" (the published GPT-2
+            config, bundled) and pass a hub id (downloaded once into the HuggingFace cache) or a downloaded folder:
+                dotnet run --project samples/<Sample> -- openai-community/gpt2
 
             """);
         return folder;
     }
 
-    /// <summary>The folder to load for a Llama-family sample: the first argument, or the bundled tiny Llama.</summary>
+    /// <summary>The model to load for a Llama-family sample: the first argument (a folder or a hub id), or the bundled tiny Llama.</summary>
     public static string LlamaFolder(string[] args)
     {
         if (args.Length > 0)
@@ -32,9 +32,9 @@ internal static class BundledModel
         var folder = Find("tiny-llama");
         Console.WriteLine($"""
             Using {folder}: a 4-layer Llama (width 64, 4 query and 2 key/value heads) with random weights and no tokenizer,
-            bundled so the sample runs offline; it takes token ids. To run it on a real Llama, Mistral or Qwen2 folder, point
-            the sample's [LanguageModel] attribute at that folder's config.json (an AdditionalFiles item) and
-                dotnet run --project samples/LlamaInterventions -- path/to/model
+            bundled so the sample runs offline; it takes token ids. To run it on a real Llama, Mistral or Qwen2 model, point
+            the sample's [LanguageModel] attribute at its config.json (an AdditionalFiles item) and pass its hub id or folder:
+                dotnet run --project samples/LlamaInterventions -- TinyLlama/TinyLlama-1.1B-Chat-v1.0
 
             """);
         return folder;
@@ -53,6 +53,6 @@ internal static class BundledModel
                 }
             }
         }
-        throw new DirectoryNotFoundException($"models/{name} was not found above {Environment.CurrentDirectory}; pass a model folder.");
+        throw new DirectoryNotFoundException($"models/{name} was not found above {Environment.CurrentDirectory}; pass a model folder or hub id.");
     }
 }
