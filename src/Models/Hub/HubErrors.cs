@@ -75,7 +75,7 @@ internal static class HubErrors
 
     /// <summary>The hub could not be reached and the cache does not hold the model.</summary>
     public static HubException Unreachable(HubSettings settings, string repo, string revision, string cacheState, HubUnreachableException error) =>
-        new($"Could not reach {settings.Endpoint} for {repo} (revision {revision}): {error.Message}. {cacheState} " +
+        new($"Could not reach {settings.Endpoint} for {repo} (revision {revision}): {error.Message}. Nothing usable is cached: {cacheState} " +
             "Check the network and load again (downloads resume from their .incomplete files), or set HF_HUB_OFFLINE=1 to use only the cache.",
             error);
 
