@@ -14,9 +14,9 @@ internal static class BundledModel
         Console.WriteLine($"""
             Using {folder}: a 4-layer GPT-2 with random weights and the real GPT-2 vocabulary, bundled so the sample runs
             offline. The mechanics are real; the words and numbers are not those of the original nnsight README. To run it
-            on a real GPT-2: download a HuggingFace folder (config.json, generation_config.json, model.safetensors), point
-            the sample's [LanguageModel] attribute at "models/gpt2/config.json" (the published GPT-2 config, bundled), and
-                dotnet run --project samples/<Sample> -- path/to/gpt2
+            on a real GPT-2: point the sample's [LanguageModel] attribute at "models/gpt2/config.json" (the published GPT-2
+            config, bundled), and pass a hub id (downloaded into the HuggingFace cache once) or a HuggingFace folder:
+                dotnet run --project samples/<Sample> -- openai-community/gpt2
 
             """);
         return folder;
