@@ -36,7 +36,7 @@ internal sealed record FakeRepo(string Id, string Commit, IReadOnlyDictionary<st
 /// with <c>X-Linked-Etag</c> and <c>X-Linked-Size</c>. Range requests get 206. Errors carry the hub's
 /// <c>X-Error-Code</c>: 404 RepoNotFound, RevisionNotFound, EntryNotFound; 401 (no token) and 403 (another token)
 /// GatedRepo for a gated repository. Faults can be armed once per file: a connection cut after some bytes, or
-/// content with a changed byte.
+/// content with a changed byte, or a transfer that stalls.
 /// </summary>
 internal sealed class FakeHub : IDisposable
 {
@@ -45,6 +45,7 @@ internal sealed class FakeHub : IDisposable
     private readonly ConcurrentDictionary<string, byte[]> _lfs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _cuts = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _corruptions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _stalls = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _lfsNames = new(StringComparer.Ordinal);
 
     private FakeHub()
@@ -89,6 +90,10 @@ internal sealed class FakeHub : IDisposable
 
     /// <summary>The next GET of <paramref name="file"/>'s content breaks the connection after <paramref name="bytes"/> bytes.</summary>
     public void CutOnce(string file, int bytes) => _cuts[file] = bytes;
+
+    /// <summary>The next GET of <paramref name="file"/>'s content sends <paramref name="bytes"/> bytes, then nothing
+    /// until the client gives up.</summary>
+    public void StallOnce(string file, int bytes) => _stalls[file] = bytes;
 
     /// <summary>The next <paramref name="times"/> GETs of <paramref name="file"/>'s content have their first byte changed.</summary>
     public void Corrupt(string file, int times) => _corruptions[file] = times;
@@ -223,6 +228,13 @@ internal sealed class FakeHub : IDisposable
             await response.Body.FlushAsync();
             await Task.Delay(50);
             context.Abort();
+            return;
+        }
+        if (_stalls.TryRemove(file, out var stall))
+        {
+            await response.Body.WriteAsync(body[..stall]);
+            await response.Body.FlushAsync();
+            await Task.Delay(TimeSpan.FromSeconds(30), context.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
             return;
         }
         await response.Body.WriteAsync(body);

@@ -90,6 +90,19 @@ public sealed class HubDownloadTests : IDisposable
     }
 
     [Fact]
+    public void A_stalled_download_is_given_up_after_the_timeout_and_resumed()
+    {
+        var repo = AddTinyGpt2();
+        _scene.Hub.StallOnce(Weights, 3_000_000);
+
+        var resolved = HubScene.Resolve(Id, _scene.Settings() with { DownloadTimeout = TimeSpan.FromMilliseconds(300) });
+
+        var gets = _scene.Hub.RequestsFor($"/lfs/{repo.Etag(Weights)}");
+        Assert.Equal([null, "bytes=3000000-"], gets.Select(request => request.Range));
+        Assert.Equal(repo.Files[Weights], File.ReadAllBytes(Path.Combine(resolved.Folder, Weights)));
+    }
+
+    [Fact]
     public void A_download_an_earlier_process_left_incomplete_is_resumed()
     {
         var repo = AddTinyGpt2();
@@ -131,7 +144,7 @@ public sealed class HubDownloadTests : IDisposable
         var blobs = Path.Combine(_scene.RepoFolder(Id), "blobs");
         Assert.Equal(
             $"{Weights} of {Id} was downloaded twice and did not match the hub's sha256 {repo.Etag(Weights)} either time " +
-            $"(the last copy had {FakeRepo.Sha256(corrupted)}); it was deleted from {blobs}. " +
+            $"(the last copy had sha256 {FakeRepo.Sha256(corrupted)}); it was deleted from {blobs}. " +
             "Something between the hub and this machine alters the data: try again, or from another network.",
             error.Message);
         Assert.DoesNotContain(_scene.CacheFiles(), path => path.Contains(repo.Etag(Weights), StringComparison.Ordinal) && !path.EndsWith(".lock", StringComparison.Ordinal));

@@ -29,8 +29,8 @@ internal sealed class BlobChecksum : IDisposable
         }
     }
 
-    /// <summary>The algorithm, for messages: <c>sha256</c>, <c>git sha1</c>, or <c>size only</c>.</summary>
-    public string Kind => _hash is null ? "size only" : _etag.Length == 64 ? "sha256" : "git sha1";
+    /// <summary>The algorithm, for messages: <c>sha256</c> or <c>git sha1</c> (null when the etag is no checksum).</summary>
+    public string? Kind => _hash is null ? null : _etag.Length == 64 ? "sha256" : "git sha1";
 
     /// <summary>A checksum for the content of <paramref name="etag"/>, whose size is <paramref name="size"/> when known.</summary>
     public static BlobChecksum For(string etag, long? size) => new(etag, size);
@@ -42,7 +42,7 @@ internal sealed class BlobChecksum : IDisposable
     public string? Digest() => _hash is null ? null : Convert.ToHexStringLower(_hash.GetHashAndReset());
 
     /// <summary>Whether <paramref name="digest"/> (from <see cref="Digest"/>) is the etag.</summary>
-    public bool Matches(string? digest) => digest is null || string.Equals(digest, _etag, StringComparison.OrdinalIgnoreCase);
+    public bool Matches(string digest) => string.Equals(digest, _etag, StringComparison.OrdinalIgnoreCase);
 
     public void Dispose() => _hash?.Dispose();
 

@@ -50,7 +50,7 @@ internal sealed class BlobDownload
     {
         for (var attempt = 1; ; attempt++)
         {
-            var (matches, found, kind) = DownloadOnce();
+            var (matches, expected, found) = DownloadOnce();
             if (matches)
             {
                 File.Move(_incomplete, blob, overwrite: true);
@@ -60,13 +60,13 @@ internal sealed class BlobDownload
             File.Delete(_incomplete);
             if (attempt == 2)
             {
-                throw HubErrors.Corrupt(_repo, _file, kind, _metadata.Etag, found, cache.Blobs);
+                throw HubErrors.Corrupt(_repo, _file, expected, found, cache.Blobs);
             }
         }
     }
 
-    /// <summary>Completes the <c>.incomplete</c> file and checks it: whether it matches, and what it was found to be.</summary>
-    private (bool Matches, string Found, string Kind) DownloadOnce()
+    /// <summary>Completes the <c>.incomplete</c> file and checks it: whether it matches, what was expected and what was found.</summary>
+    private (bool Matches, string Expected, string Found) DownloadOnce()
     {
         using var output = new FileStream(_incomplete, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 0);
         if (output.Length > (_metadata.Size ?? long.MaxValue))
@@ -98,7 +98,9 @@ internal sealed class BlobDownload
             }
             var digest = checksum.Digest();
             var sizeMatches = _metadata.Size is not { } size || output.Length == size;
-            return (sizeMatches && checksum.Matches(digest), digest ?? $"{output.Length} bytes", checksum.Kind);
+            return digest is null
+                ? (sizeMatches, $"size of {_metadata.Size} bytes", $"{output.Length} bytes")
+                : (sizeMatches && checksum.Matches(digest), $"{checksum.Kind} {_metadata.Etag}", $"{checksum.Kind} {digest}");
         }
         finally
         {

@@ -62,8 +62,8 @@ internal static class HubErrors
     }
 
     /// <summary>A download did not match its checksum twice.</summary>
-    public static HubException Corrupt(string repo, string file, string kind, string etag, string actual, string blobs) =>
-        new($"{file} of {repo} was downloaded twice and did not match the hub's {kind} {etag} either time (the last copy had {actual}); " +
+    public static HubException Corrupt(string repo, string file, string expected, string found, string blobs) =>
+        new($"{file} of {repo} was downloaded twice and did not match the hub's {expected} either time (the last copy had {found}); " +
             $"it was deleted from {blobs}. Something between the hub and this machine alters the data: try again, or from another network.");
 
     /// <summary>The disk filled up during a download; the part downloaded stays to be resumed.</summary>

@@ -64,26 +64,34 @@ internal sealed class RepoCache(string cacheDirectory, string repoId)
 
     /// <summary>
     /// Makes <paramref name="file"/> of <paramref name="commit"/>'s snapshot the blob <paramref name="etag"/>: a
-    /// relative symbolic link (<c>../../blobs/&lt;etag&gt;</c>), or a copy, moved into place whole, where links fail.
+    /// relative symbolic link (<c>../../blobs/&lt;etag&gt;</c>), or a copy where links fail, made under a temporary
+    /// name and renamed over the entry, so concurrent loads of the same snapshot never see it half made.
     /// </summary>
     public void Link(string commit, string file, string etag)
     {
         var pointer = Path.Combine(Snapshot(commit), file);
         var folder = Path.GetDirectoryName(pointer)!;
         Directory.CreateDirectory(folder);
-        if (File.Exists(pointer) || new FileInfo(pointer).LinkTarget is not null)
-        {
-            File.Delete(pointer);
-        }
+        var temporary = $"{pointer}.{Guid.NewGuid():N}.tmp";
         try
         {
-            File.CreateSymbolicLink(pointer, Path.GetRelativePath(folder, Blob(etag)));
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException or PlatformNotSupportedException)
-        {
-            var temporary = $"{pointer}.{Guid.NewGuid():N}.tmp";
-            File.Copy(Blob(etag), temporary);
+            try
+            {
+                File.CreateSymbolicLink(temporary, Path.GetRelativePath(folder, Blob(etag)));
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException or PlatformNotSupportedException)
+            {
+                File.Copy(Blob(etag), temporary);
+            }
             File.Move(temporary, pointer, overwrite: true);
+        }
+        catch (IOException error)
+        {
+            File.Delete(temporary);
+            throw HubErrors.IsDiskFull(error)
+                ? new HubException($"The disk is full: copying {Blob(etag)} to {pointer} (this file system has no symbolic links) " +
+                    $"needs {new FileInfo(Blob(etag)).Length} bytes in {folder}.", error)
+                : new HubException($"{pointer} could not be made ({error.Message}).", error);
         }
     }
 
