@@ -112,6 +112,10 @@ internal sealed class BlobDownload
     private bool Receive(FileStream output, ref BlobChecksum checksum)
     {
         var offset = output.Length;
+        if (offset > 0 && offset == _metadata.Size)
+        {
+            return true;
+        }
         using var response = _client.OpenDownload(_metadata.Location, offset);
         var status = (int)response.StatusCode;
         if (status == 416 && offset > 0)
