@@ -62,6 +62,9 @@ internal sealed class FakeHub : IDisposable
     /// <summary>The hub's base address, <c>http://127.0.0.1:port</c>.</summary>
     public string Endpoint { get; }
 
+    /// <summary>Whether every request is answered 503, as in an outage.</summary>
+    public bool Down { get; set; }
+
     /// <summary>Every request received, in order.</summary>
     public ConcurrentQueue<HubRequest> Requests { get; } = new();
 
@@ -108,7 +111,11 @@ internal sealed class FakeHub : IDisposable
         var request = context.Request;
         var path = request.Path.Value ?? "";
         Requests.Enqueue(new HubRequest(request.Method, path, request.Headers.Range.FirstOrDefault(), request.Headers.Authorization.FirstOrDefault()));
-        if (path.StartsWith("/api/models/", StringComparison.Ordinal))
+        if (Down)
+        {
+            context.Response.StatusCode = 503;
+        }
+        else if (path.StartsWith("/api/models/", StringComparison.Ordinal))
         {
             await ListAsync(context, path["/api/models/".Length..]);
         }

@@ -101,6 +101,26 @@ public sealed class HubCacheTests : IDisposable
     }
 
     [Fact]
+    public void During_a_hub_outage_a_complete_cache_is_loaded_and_an_incomplete_one_named()
+    {
+        var repo = _scene.Hub.AddFolder(Id, RepositoryPaths.TinyLlama);
+        HubScene.Resolve(Id, _scene.Settings());
+        _scene.Hub.Down = true;
+
+        var resolved = HubScene.Resolve(Id, _scene.Settings());
+        var snapshot = Path.Combine(_scene.RepoFolder(Id), "snapshots", repo.Commit);
+        File.Delete(Path.Combine(snapshot, "config.json"));
+        var error = Assert.Throws<HubException>(() => HubScene.Resolve(Id, _scene.Settings()));
+
+        Assert.Equal(snapshot, resolved.Folder);
+        Assert.Equal(
+            $"Could not reach {_scene.Hub.Endpoint} for {Id} (revision main): {_scene.Hub.Endpoint}/api/models/{Id}/revision/main answered 503 Service Unavailable. " +
+            $"Nothing usable is cached: looked in {snapshot}, which lacks config.json. Check the network and load again " +
+            "(downloads resume from their .incomplete files), or set HF_HUB_OFFLINE=1 to use only the cache.",
+            error.Message);
+    }
+
+    [Fact]
     public void Without_a_network_a_model_not_in_the_cache_is_an_error_naming_the_cache_and_offline_mode()
     {
         var endpoint = HubScene.DeadEndpoint();

@@ -5,10 +5,18 @@ namespace NnSight.Models.Hub;
 /// <summary>The messages of hub failures: each names the repository, the endpoint or cache folder, and what to do.</summary>
 internal static class HubErrors
 {
-    /// <summary>The error for an unsuccessful response, read from its status and the hub's <c>X-Error-Code</c>.</summary>
-    public static HubException FromStatus(HttpResponseMessage response, HubSettings settings, string repo, string revision, string? file)
+    /// <summary>
+    /// The error for an unsuccessful response: a server error (5xx) is the hub being unreachable, so a cached copy can
+    /// stand in, as in huggingface_hub; any other status is a <see cref="HubException"/> read from the status and the
+    /// hub's <c>X-Error-Code</c>.
+    /// </summary>
+    public static NnSightException FromStatus(HttpResponseMessage response, HubSettings settings, string repo, string revision, string? file)
     {
         var status = (int)response.StatusCode;
+        if (status >= 500)
+        {
+            return new HubUnreachableException($"{response.RequestMessage?.RequestUri} answered {status} {response.ReasonPhrase}");
+        }
         var code = Header(response, "X-Error-Code");
         var detail = Header(response, "X-Error-Message") is { } text ? $": {text}" : "";
         var endpoint = settings.Endpoint;
