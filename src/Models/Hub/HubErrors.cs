@@ -38,8 +38,9 @@ internal static class HubErrors
                     $"{endpoint} refused {repo} (HTTP 401{detail}): " +
                     (tokenSent ? $"the token from {settings.TokenOrigin} is not valid; " : "it needs a token; ") + $"{settings.TokenAdvice}."),
                 403 => new HubException(
-                    $"{endpoint} refused {repo} (HTTP 403{detail}): the token from {settings.TokenOrigin} lacks the permission to read it; " +
-                    $"{settings.TokenAdvice} (one that can read the repository)."),
+                    $"{endpoint} refused {repo} (HTTP 403{detail}): " +
+                    (tokenSent ? $"the token from {settings.TokenOrigin} lacks the permission to read it; " : "it needs a token that can read it; ") +
+                    $"{settings.TokenAdvice}."),
                 _ => new HubException(
                     $"{endpoint} answered {status} {response.ReasonPhrase} for {response.RequestMessage?.RequestUri}{detail} while loading {repo}."),
             },
