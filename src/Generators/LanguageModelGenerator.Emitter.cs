@@ -55,16 +55,17 @@ public sealed partial class LanguageModelGenerator
             foreach (var (deviceType, deviceDefault) in new[] { ("string", " = \"cpu\""), ("global::TorchSharp.torch.Device", "") })
             {
                 writer.Line($"/// <summary>Loads the {Xml(model.ArchitectureName)} model <paramref name=\"model\"/>, after checking that its config.json");
-                writer.Line($"/// matches <c>{Xml(model.ConfigPath)}</c> in {Xml(keyNames)}.</summary>");
-                writer.Line("/// <param name=\"model\">A HuggingFace model folder (config.json, generation_config.json, safetensors weights).</param>");
+                writer.Line($"/// matches <c>{Xml(model.ConfigPath)}</c> in {Xml(keyNames)}; a hub model's weights are downloaded only then.</summary>");
+                writer.Line("/// <param name=\"model\">A HuggingFace model folder, or a hub repository id found in the HuggingFace cache or downloaded into it.</param>");
                 writer.Line("/// <param name=\"device\">Where the parameters go (<c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>).</param>");
                 writer.Line("/// <param name=\"dtype\">The parameters' element type; null keeps the checkpoint's.</param>");
                 writer.Line("/// <param name=\"revision\">The hub revision (branch, tag or commit) of a hub id; null is <c>main</c>.</param>");
                 writer.Line("/// <param name=\"showProgress\">Whether a load or download that lasts over a second shows a progress bar on standard error.</param>");
-                writer.Line("/// <exception cref=\"global::NnSight.ConfigMismatchException\">The folder's config differs in a structural key.</exception>");
+                writer.Line("/// <exception cref=\"global::NnSight.ConfigMismatchException\">The model's config differs in a structural key.</exception>");
+                writer.Line("/// <exception cref=\"global::NnSight.HubException\">A hub id cannot be had from the hub or the cache; the message says why.</exception>");
                 writer.Open($"public static new {model.ClassName} FromPretrained(string model, {deviceType} device{deviceDefault}, {ScalarType}? dtype = null, string? revision = null, bool showProgress = true)");
-                writer.Line($"global::NnSight.Models.Configuration.ConfigCheck.Require(model, \"{model.ClassName}\", \"{model.ModelType}\", \"{Escape(model.ConfigPath)}\", CompileTimeConfig);");
-                writer.Line($"return new {model.ClassName}(global::NnSight.Models.LanguageModel.FromPretrained(model, device, dtype, revision, showProgress));");
+                writer.Line($"return new {model.ClassName}(global::NnSight.Models.LanguageModel.FromPretrained(model, device, dtype, revision, showProgress,");
+                writer.Line($"    folder => global::NnSight.Models.Configuration.ConfigCheck.Require(folder, \"{model.ClassName}\", \"{model.ModelType}\", \"{Escape(model.ConfigPath)}\", CompileTimeConfig)));");
                 writer.Close().Line();
             }
 

@@ -1,5 +1,6 @@
 using NnSight.Models.Configuration;
 using NnSight.Models.Generation;
+using NnSight.Models.Hub;
 using NnSight.Models.Loading;
 using NnSight.Models.Modules;
 using NnSight.Models.Progress;
@@ -63,32 +64,63 @@ public class LanguageModel : NnSightModel, IDisposable
     public ScalarType Dtype { get; }
 
     /// <summary>Loads the model in <paramref name="model"/> (config.json, generation_config.json, safetensors weights).</summary>
-    /// <param name="model">A HuggingFace model folder.</param>
+    /// <param name="model">A HuggingFace model folder, or a hub repository id (<c>openai-community/gpt2</c>) found in
+    /// the HuggingFace cache or downloaded into it. An existing folder is always taken as a folder.</param>
     /// <param name="device">Where the parameters go: <c>"cpu"</c>, <c>"cuda"</c>, <c>"cuda:1"</c>.</param>
     /// <param name="dtype">The parameters' element type; null keeps the checkpoint's.</param>
     /// <param name="revision">The hub revision (branch, tag or commit) of a hub id; null is <c>main</c>.</param>
     /// <param name="showProgress">Whether a load or download that lasts over a second shows a progress bar on standard
     /// error (never when it is redirected, or when <c>HF_HUB_DISABLE_PROGRESS_BARS</c> is set).</param>
-    /// <exception cref="ConfigException">The folder, config.json or a tokenizer file is missing, malformed or unsupported.</exception>
+    /// <exception cref="ConfigException">The folder does not exist (and is no hub id), or config.json or a tokenizer
+    /// file is missing, malformed or unsupported.</exception>
+    /// <exception cref="HubException">A hub id cannot be had: unknown or gated repository, no safetensors weights, no
+    /// network and not in the cache, offline mode and not in the cache, a corrupt download, a full disk.</exception>
     /// <exception cref="CheckpointException">There are no safetensors weights, or they do not fit the architecture.</exception>
     /// <exception cref="SafetensorsFormatException">A weights file is malformed.</exception>
     /// <exception cref="LibTorchNotFoundException">The application has no libtorch backend package.</exception>
     public static LanguageModel FromPretrained(string model, string device = "cpu", ScalarType? dtype = null, string? revision = null, bool showProgress = true)
     {
         TorchBackend.Require();
-        return FromPretrained(model, ParseDevice(device), dtype, revision, showProgress);
+        return Load(model, ParseDevice(device), dtype, revision, showProgress, checkConfig: null, HubSettings.FromEnvironment());
     }
 
     /// <summary>Loads the model in <paramref name="model"/> onto <paramref name="device"/>.</summary>
     /// <inheritdoc cref="FromPretrained(string, string, ScalarType?, string?, bool)"/>
-    public static LanguageModel FromPretrained(string model, Device device, ScalarType? dtype = null, string? revision = null, bool showProgress = true)
+    public static LanguageModel FromPretrained(string model, Device device, ScalarType? dtype = null, string? revision = null, bool showProgress = true) =>
+        Load(model, device, dtype, revision, showProgress, checkConfig: null, HubSettings.FromEnvironment());
+
+    /// <summary>Loads the model in <paramref name="model"/> once <paramref name="checkConfig"/> accepted its folder: the
+    /// check is called with the folder as soon as config.json is in it, before any weights are downloaded, and throws to
+    /// refuse the model. Typed model classes load through it.</summary>
+    /// <inheritdoc cref="FromPretrained(string, string, ScalarType?, string?, bool)"/>
+    protected static LanguageModel FromPretrained(string model, string device, ScalarType? dtype, string? revision, bool showProgress, Action<string> checkConfig)
     {
-        var folder = model;
-        if (!Directory.Exists(folder))
+        ArgumentNullException.ThrowIfNull(checkConfig);
+        TorchBackend.Require();
+        return Load(model, ParseDevice(device), dtype, revision, showProgress, checkConfig, HubSettings.FromEnvironment());
+    }
+
+    /// <inheritdoc cref="FromPretrained(string, string, ScalarType?, string?, bool, Action{string})"/>
+    protected static LanguageModel FromPretrained(string model, Device device, ScalarType? dtype, string? revision, bool showProgress, Action<string> checkConfig)
+    {
+        ArgumentNullException.ThrowIfNull(checkConfig);
+        return Load(model, device, dtype, revision, showProgress, checkConfig, HubSettings.FromEnvironment());
+    }
+
+    /// <summary>Resolves <paramref name="model"/> (a folder, or a hub id through <paramref name="settings"/>) and loads it.</summary>
+    internal static LanguageModel Load(string model, Device device, ScalarType? dtype, string? revision, bool showProgress,
+        Action<string>? checkConfig, HubSettings settings)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(model);
+        PretrainedConfig? checkedConfig = null;
+        var resolved = HubResolver.Resolve(model, revision, settings, showProgress, folder =>
         {
-            throw new ConfigException($"Model folder {folder} does not exist.");
-        }
-        var config = ConfigReader.Read(Path.Combine(folder, "config.json"));
+            checkConfig?.Invoke(folder);
+            checkedConfig = ConfigReader.Read(Path.Combine(folder, HubResolver.ConfigFile));
+        });
+        var folder = resolved.Folder;
+        var name = resolved.RepoId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)));
+        var config = checkedConfig ?? ConfigReader.Read(Path.Combine(folder, HubResolver.ConfigFile));
         var generation = GenerationConfig.Read(folder, config);
         var tokenizer = ModelTokenizer.FromPretrained(folder, config, generation.EosTokenIds.FirstOrDefault(), generation.PadTokenId);
         using var checkpoint = SafetensorsCheckpoint.Open(folder);
@@ -98,7 +130,7 @@ public class LanguageModel : NnSightModel, IDisposable
         var module = architecture.Create(config, MetaParameters.Meta, parameterDtype);
         try
         {
-            using var progress = TransferProgress.Start($"Loading {Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)))}", 0, showProgress);
+            using var progress = TransferProgress.Start($"Loading {name}", 0, showProgress);
             CheckpointLoader.Load(module, checkpoint, device, parameterDtype, progress);
         }
         catch
@@ -106,7 +138,7 @@ public class LanguageModel : NnSightModel, IDisposable
             module.Dispose();
             throw;
         }
-        return new LanguageModel(module, tokenizer, generation) { RemoteId = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))) };
+        return new LanguageModel(module, tokenizer, generation) { RemoteId = name };
     }
 
     /// <summary>The tokenizer, or an exception explaining that this model takes token ids only.</summary>

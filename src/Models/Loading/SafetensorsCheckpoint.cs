@@ -94,7 +94,9 @@ internal sealed class SafetensorsCheckpoint : IDisposable
         }
     }
 
-    private static Dictionary<string, string> ReadWeightMap(string indexPath)
+    /// <summary>The index's tensor → shard file name map.</summary>
+    /// <exception cref="SafetensorsFormatException">The index is not JSON, has no weight_map, or names a shard that is not a file name.</exception>
+    internal static Dictionary<string, string> ReadWeightMap(string indexPath)
     {
         try
         {

@@ -17,31 +17,33 @@ namespace Models
         }
 
         /// <summary>Loads the Qwen2 model <paramref name="model"/>, after checking that its config.json
-        /// matches <c>configs/qwen2.5-0.5b.json</c> in num_hidden_layers, hidden_size, num_attention_heads, num_key_value_heads, intermediate_size, vocab_size.</summary>
-        /// <param name="model">A HuggingFace model folder (config.json, generation_config.json, safetensors weights).</param>
+        /// matches <c>configs/qwen2.5-0.5b.json</c> in num_hidden_layers, hidden_size, num_attention_heads, num_key_value_heads, intermediate_size, vocab_size; a hub model's weights are downloaded only then.</summary>
+        /// <param name="model">A HuggingFace model folder, or a hub repository id found in the HuggingFace cache or downloaded into it.</param>
         /// <param name="device">Where the parameters go (<c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>).</param>
         /// <param name="dtype">The parameters' element type; null keeps the checkpoint's.</param>
         /// <param name="revision">The hub revision (branch, tag or commit) of a hub id; null is <c>main</c>.</param>
         /// <param name="showProgress">Whether a load or download that lasts over a second shows a progress bar on standard error.</param>
-        /// <exception cref="global::NnSight.ConfigMismatchException">The folder's config differs in a structural key.</exception>
+        /// <exception cref="global::NnSight.ConfigMismatchException">The model's config differs in a structural key.</exception>
+        /// <exception cref="global::NnSight.HubException">A hub id cannot be had from the hub or the cache; the message says why.</exception>
         public static new ModelQwen2505b FromPretrained(string model, string device = "cpu", global::TorchSharp.torch.ScalarType? dtype = null, string? revision = null, bool showProgress = true)
         {
-            global::NnSight.Models.Configuration.ConfigCheck.Require(model, "ModelQwen2505b", "qwen2", "configs/qwen2.5-0.5b.json", CompileTimeConfig);
-            return new ModelQwen2505b(global::NnSight.Models.LanguageModel.FromPretrained(model, device, dtype, revision, showProgress));
+            return new ModelQwen2505b(global::NnSight.Models.LanguageModel.FromPretrained(model, device, dtype, revision, showProgress,
+                folder => global::NnSight.Models.Configuration.ConfigCheck.Require(folder, "ModelQwen2505b", "qwen2", "configs/qwen2.5-0.5b.json", CompileTimeConfig)));
         }
 
         /// <summary>Loads the Qwen2 model <paramref name="model"/>, after checking that its config.json
-        /// matches <c>configs/qwen2.5-0.5b.json</c> in num_hidden_layers, hidden_size, num_attention_heads, num_key_value_heads, intermediate_size, vocab_size.</summary>
-        /// <param name="model">A HuggingFace model folder (config.json, generation_config.json, safetensors weights).</param>
+        /// matches <c>configs/qwen2.5-0.5b.json</c> in num_hidden_layers, hidden_size, num_attention_heads, num_key_value_heads, intermediate_size, vocab_size; a hub model's weights are downloaded only then.</summary>
+        /// <param name="model">A HuggingFace model folder, or a hub repository id found in the HuggingFace cache or downloaded into it.</param>
         /// <param name="device">Where the parameters go (<c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>).</param>
         /// <param name="dtype">The parameters' element type; null keeps the checkpoint's.</param>
         /// <param name="revision">The hub revision (branch, tag or commit) of a hub id; null is <c>main</c>.</param>
         /// <param name="showProgress">Whether a load or download that lasts over a second shows a progress bar on standard error.</param>
-        /// <exception cref="global::NnSight.ConfigMismatchException">The folder's config differs in a structural key.</exception>
+        /// <exception cref="global::NnSight.ConfigMismatchException">The model's config differs in a structural key.</exception>
+        /// <exception cref="global::NnSight.HubException">A hub id cannot be had from the hub or the cache; the message says why.</exception>
         public static new ModelQwen2505b FromPretrained(string model, global::TorchSharp.torch.Device device, global::TorchSharp.torch.ScalarType? dtype = null, string? revision = null, bool showProgress = true)
         {
-            global::NnSight.Models.Configuration.ConfigCheck.Require(model, "ModelQwen2505b", "qwen2", "configs/qwen2.5-0.5b.json", CompileTimeConfig);
-            return new ModelQwen2505b(global::NnSight.Models.LanguageModel.FromPretrained(model, device, dtype, revision, showProgress));
+            return new ModelQwen2505b(global::NnSight.Models.LanguageModel.FromPretrained(model, device, dtype, revision, showProgress,
+                folder => global::NnSight.Models.Configuration.ConfigCheck.Require(folder, "ModelQwen2505b", "qwen2", "configs/qwen2.5-0.5b.json", CompileTimeConfig)));
         }
 
         /// <summary>A ModelQwen2505b over the same modules, for edited views (<c>model.Edit(...)</c>).</summary>
