@@ -9,21 +9,31 @@ namespace NnSight.Benchmarks;
 
 /// <summary>
 /// Load time and peak memory of a TinyLlama-1.1B-shaped BF16 checkpoint (22 layers, hidden 2048, 2.2 GB), one file or
-/// four shards, against reading the same files from the page cache. The folder is written once under the temporary
-/// folder (random weights from a private generator). Each load runs in a child process of its own, so its peak
+/// four shards, or of any model folder or hub id, against reading the same files from the page cache. The generated
+/// folder is written once under the temporary folder (random weights from a private generator). Each load runs in a child process of its own, so its peak
 /// resident memory (VmHWM) is the load's; reads and loads alternate, and medians are reported with their ratios.
 /// </summary>
 internal static class LoadingBenchmark
 {
     private const int Rounds = 3;
 
-    public static void Run(int shards)
+    /// <param name="model">A number of files to write the TinyLlama-shaped checkpoint in, or a model folder or hub id.</param>
+    public static void Run(string model)
     {
-        var folder = Path.Combine(Path.GetTempPath(), $"nnsight-bench-tinyllama-bf16-{shards}");
-        if (!File.Exists(Path.Combine(folder, "config.json")))
+        string folder;
+        if (int.TryParse(model, CultureInfo.InvariantCulture, out var shards))
         {
-            Console.WriteLine($"Writing the checkpoint to {folder} ...");
-            WriteCheckpoint(folder, shards);
+            folder = Path.Combine(Path.GetTempPath(), $"nnsight-bench-tinyllama-bf16-{shards}");
+            if (!File.Exists(Path.Combine(folder, "config.json")))
+            {
+                Console.WriteLine($"Writing the checkpoint to {folder} ...");
+                WriteCheckpoint(folder, shards);
+            }
+        }
+        else
+        {
+            // A hub id is downloaded into (or found in) the HuggingFace cache; the loads then read its snapshot folder.
+            folder = Models.Hub.HubResolver.Resolve(model, revision: null, Models.Hub.HubSettings.FromEnvironment(), showProgress: true, _ => { }).Folder;
         }
         var fileBytes = Directory.GetFiles(folder, "*.safetensors").Sum(file => new FileInfo(file).Length);
         ReadFiles(folder);
@@ -41,13 +51,13 @@ internal static class LoadingBenchmark
         }
         var read = Median(reads);
         var conversion = Median(conversions);
-        Console.WriteLine($"{shards} file(s), {fileBytes / 1e9:F2} GB; medians of {Rounds} alternating runs, {get_num_threads()} threads");
+        Console.WriteLine($"{folder}: {Directory.GetFiles(folder, "*.safetensors").Length} file(s), {fileBytes / 1e9:F2} GB; medians of {Rounds} alternating runs, {get_num_threads()} threads");
         Console.WriteLine($"read the files (page cache) {read:F2} s");
-        Report("load BF16 as stored", kept, read);
-        Report("load BF16 -> F32", widened, read);
+        Report("load as stored", kept, read);
+        Report("load as F32", widened, read);
         var widenedSeconds = Median([.. widened.Select(run => run.Seconds)]);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"BF16 -> F32 of the same tensors in memory: {conversion:F2} s; the load beyond it: {widenedSeconds - conversion:F2} s = {(widenedSeconds - conversion) / read:F2}x the read"));
+            $"the same tensors converted to F32 in memory: {conversion:F2} s; the load beyond it: {widenedSeconds - conversion:F2} s = {(widenedSeconds - conversion) / read:F2}x the read"));
     }
 
     /// <summary>
@@ -63,7 +73,7 @@ internal static class LoadingBenchmark
             stored.AddRange(file.Tensors.Keys.Select(file.Read));
         }
         var clock = Stopwatch.StartNew();
-        var converted = stored.Select(tensor => tensor.to(ScalarType.Float32)).ToList();
+        var converted = stored.Select(tensor => empty(tensor.shape, dtype: ScalarType.Float32).copy_(tensor)).ToList();
         Console.WriteLine(clock.Elapsed.TotalSeconds.ToString(CultureInfo.InvariantCulture));
         converted.Concat(stored).ToList().ForEach(tensor => tensor.Dispose());
     }

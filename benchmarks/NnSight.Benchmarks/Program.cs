@@ -8,8 +8,8 @@ switch (args)
     case ["session-traffic"]:
         NnSight.Benchmarks.RemoteSessionTraffic.Run();
         return;
-    case ["loading", var shards]:
-        NnSight.Benchmarks.LoadingBenchmark.Run(int.Parse(shards, System.Globalization.CultureInfo.InvariantCulture));
+    case ["loading", var model]:
+        NnSight.Benchmarks.LoadingBenchmark.Run(model);
         return;
     case ["load-once", var folder, var dtype]:
         NnSight.Benchmarks.LoadingBenchmark.LoadOnce(folder, dtype);

@@ -58,7 +58,7 @@ internal sealed record HubSettings(string Endpoint, string CacheDirectory, strin
     public string TokenOrigin => TokenFromVariable ? "HF_TOKEN" : TokenPath;
 
     /// <summary>huggingface_hub's truth values: 1, ON, YES, TRUE in any case.</summary>
-    private static bool IsTrue(string? value) =>
+    public static bool IsTrue(string? value) =>
         value is not null && value.Trim().ToUpperInvariant() is "1" or "ON" or "YES" or "TRUE";
 
     private static TimeSpan? Seconds(string? value) =>

@@ -1,3 +1,4 @@
+using NnSight.Models.Hub;
 using Spectre.Console;
 
 namespace NnSight.Models.Progress;
@@ -21,23 +22,26 @@ internal sealed class TransferProgress : IDisposable
     private long _total;
     private long _done;
 
-    private TransferProgress(string description, long totalBytes, bool show)
+    private TransferProgress(string description, long totalBytes, IAnsiConsole? console, TimeSpan delay)
     {
         _description = description;
         _total = totalBytes;
-        _display = show ? Task.Run(DisplayAsync) : Task.CompletedTask;
+        _display = console is null ? Task.CompletedTask : Task.Run(() => DisplayAsync(console, delay));
     }
 
     /// <summary>Whether bars are shown to this process: standard error is a terminal and nobody turned them off.</summary>
-    public static bool Enabled => !Console.IsErrorRedirected
-        && Environment.GetEnvironmentVariable("HF_HUB_DISABLE_PROGRESS_BARS") is not ("1" or "true" or "TRUE" or "yes" or "ON" or "on");
+    public static bool Enabled => !Console.IsErrorRedirected && !HubSettings.IsTrue(Environment.GetEnvironmentVariable("HF_HUB_DISABLE_PROGRESS_BARS"));
 
     /// <summary>Starts counting <paramref name="totalBytes"/> of work described by <paramref name="description"/>.</summary>
     /// <param name="description">What is moving: "Loading gpt2", "Downloading model.safetensors".</param>
     /// <param name="totalBytes">The bytes the work moves in all (more can be added with <see cref="AddTotal"/>).</param>
     /// <param name="show">The caller's choice; the bar also needs <see cref="Enabled"/>.</param>
     public static TransferProgress Start(string description, long totalBytes, bool show) =>
-        new(description, totalBytes, show && Enabled);
+        new(description, totalBytes, show && Enabled ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : null, Delay);
+
+    /// <summary>Starts a bar drawn on <paramref name="console"/> once <paramref name="delay"/> has passed.</summary>
+    internal static TransferProgress Start(string description, long totalBytes, IAnsiConsole console, TimeSpan delay) =>
+        new(description, totalBytes, console, delay);
 
     /// <summary>The bytes done so far.</summary>
     public long Done => Interlocked.Read(ref _done);
@@ -56,17 +60,19 @@ internal sealed class TransferProgress : IDisposable
         _finished.Dispose();
     }
 
-    private async Task DisplayAsync()
+    private async Task DisplayAsync(IAnsiConsole console, TimeSpan delay)
     {
         try
         {
-            await Task.Delay(Delay, _finished.Token).ConfigureAwait(false);
+            if (delay > TimeSpan.Zero)
+            {
+                await Task.Delay(delay, _finished.Token).ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException)
         {
             return;
         }
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         await console.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(),
