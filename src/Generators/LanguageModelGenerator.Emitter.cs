@@ -78,30 +78,37 @@ public sealed partial class LanguageModelGenerator
             }
             if (model.RootOutput is { } rootOutput)
             {
-                WriteOutputProperty(writer, rootOutput, "the model (the root module)");
+                WriteOutputProperty(writer, rootOutput, "the model (the root module)", model.HasShapes);
             }
-            WriteProperties(writer, model.Children);
-            WriteNestedTypes(writer, model.Children, model.RootOutput, "the model");
+            WriteProperties(writer, model.Children, model.HasShapes);
+            WriteNestedTypes(writer, model.Children, model.RootOutput, "the model", model.HasShapes);
         }
 
-        private static void WriteProperties(IndentedWriter writer, IEnumerable<ModuleSpec> modules)
+        private static void WriteProperties(IndentedWriter writer, IEnumerable<ModuleSpec> modules, bool shapes)
         {
             foreach (var module in modules)
             {
-                writer.Line($"/// <summary><c>{Xml(module.DocumentationPath)}</c>: {Xml(module.Kind)}. {Xml(OutputText(module))}</summary>");
+                var input = shapes && module.List is null && module.InputShape is { } inputShape ? $" Input: {inputShape}." : "";
+                writer.Line($"/// <summary><c>{Xml(module.DocumentationPath)}</c>: {Xml(module.Kind)}. {Xml(OutputText(module) + input)}</summary>");
                 var relative = module.IsRelative ? ", Relative = true" : "";
                 writer.Line(module.List is { } list
                     ? $"[global::NnSight.ModuleList(\"{module.Path}\", {list.Length}, {list.FirstOrder}, {list.Stride}{relative})]"
                     : $"[global::NnSight.Module(\"{module.Path}\", {module.Order}{relative})]");
+                if (shapes && module.Shape is { } shape)
+                {
+                    var named = (module.InputShape is { } moduleInput ? $", Input = \"{Escape(moduleInput)}\"" : "")
+                        + (module.Elementwise ? ", Elementwise = true" : "");
+                    writer.Line($"[global::NnSight.Shape(\"{Escape(shape)}\"{named})]");
+                }
                 writer.Line($"public {module.TypeName} {module.PropertyName} {{ get; }}").Line();
             }
         }
 
-        private static void WriteNestedTypes(IndentedWriter writer, IEnumerable<ModuleSpec> modules, OutputSpec? output, string owner)
+        private static void WriteNestedTypes(IndentedWriter writer, IEnumerable<ModuleSpec> modules, OutputSpec? output, string owner, bool shapes)
         {
             if (output is not null)
             {
-                WriteOutputType(writer, output, owner);
+                WriteOutputType(writer, output, owner, shapes);
             }
             foreach (var module in modules)
             {
@@ -120,22 +127,26 @@ public sealed partial class LanguageModelGenerator
                 writer.Close().Line();
                 if (target.Output is { } targetOutput)
                 {
-                    WriteOutputProperty(writer, targetOutput, $"<c>{Xml(target.DocumentationPath)}</c>");
+                    WriteOutputProperty(writer, targetOutput, $"<c>{Xml(target.DocumentationPath)}</c>", shapes);
                 }
-                WriteProperties(writer, target.Children);
-                WriteNestedTypes(writer, target.Children, target.Output, $"<c>{Xml(target.DocumentationPath)}</c>");
+                WriteProperties(writer, target.Children, shapes);
+                WriteNestedTypes(writer, target.Children, target.Output, $"<c>{Xml(target.DocumentationPath)}</c>", shapes);
                 writer.Close().Line();
             }
         }
 
-        private static void WriteOutputProperty(IndentedWriter writer, OutputSpec output, string owner)
+        private static void WriteOutputProperty(IndentedWriter writer, OutputSpec output, string owner, bool shapes)
         {
             var elements = string.Join(", ", output.Elements.Select(element => $"[{element.Index}] {element.Alias}"));
             writer.Line($"/// <summary>The output of {owner} in the current invocation, a tuple: {Xml(elements)}; settable.</summary>");
+            if (shapes)
+            {
+                writer.Line($"[global::NnSight.Shape(\"{Escape(output.Shape)}\")]");
+            }
             writer.Line($"public new {output.TypeName} Output {{ get => new(base.Output); set => base.Output = value; }}").Line();
         }
 
-        private static void WriteOutputType(IndentedWriter writer, OutputSpec output, string owner)
+        private static void WriteOutputType(IndentedWriter writer, OutputSpec output, string owner, bool shapes)
         {
             writer.Line($"/// <summary>The tuple output of {owner}; each element also has a name.</summary>");
             writer.Open($"public sealed class {output.TypeName} : {TupleProxy}");
@@ -143,6 +154,10 @@ public sealed partial class LanguageModelGenerator
             foreach (var element in output.Elements)
             {
                 writer.Line($"/// <summary>Element [{element.Index}]: {Xml(element.Description)}; settable.</summary>");
+                if (shapes)
+                {
+                    writer.Line($"[global::NnSight.Shape(\"{Escape(element.Shape)}\")]");
+                }
                 writer.Line(element.IsTuple
                     ? $"public {TupleProxy} {element.Alias} {{ get => new {TupleProxy}(Element({element.Index})); set => SetElement({element.Index}, value); }}"
                     : $"public {TensorProxy} {element.Alias} {{ get => Element({element.Index}); set => SetElement({element.Index}, value); }}");

@@ -112,10 +112,10 @@ public sealed partial class LanguageModelGenerator
                 .Where(key => config[key] is JsonNumber number && number.TryGetInt64(out _))
                 .Select(key => { ((JsonNumber)config[key]!).TryGetInt64(out var value); return new StructuralKey(key, value); })
                 .ToEquatableArray();
-            var rootOutput = new OutputSpec(request.ClassName + "Output",
-                template.RootOutput.Select(element => Element(element, values)).ToEquatableArray());
+            var rootOutput = Output(request.ClassName + "Output", template.RootOutput, values);
             return new ModelSpec(request.Namespace, request.ClassName, request.Accessibility, request.ConfigPath, modelType,
-                template.Name, template.ConfigType, Summary(template, values, request.ConfigPath), structural, rootOutput, children);
+                template.Name, template.ConfigType, Summary(template, values, request.ConfigPath), structural, rootOutput, children,
+                HasShapes: template.ConfigType is not null);
         }
 
         private static ModuleSpec BuildModule(ModuleTemplate template, ConfigValues values, string parentPath, string parentDocumentation,
@@ -130,13 +130,14 @@ public sealed partial class LanguageModelGenerator
                 var index = documentation.Count(c => c == '{') == 0 ? "{i}" : "{j}";
                 var elementCounter = 0;
                 var elementTemplate = new ModuleTemplate("", template.Element!.Kind, template.Element.Output,
-                    template.Element.Tuple.ToArray(), template.Element.Children.ToArray());
+                    template.Element.Tuple.ToArray(), template.Element.Children.ToArray(), input: template.Element.Input,
+                    shape: template.Element.Shape, elementwise: template.Element.Elementwise);
                 var element = BuildModule(elementTemplate, values, "", documentation + "." + index, inElement: true, ref elementCounter);
                 var list = new ListSpec(length, counter, elementCounter, element);
                 counter += elementCounter * length;
                 return new ModuleSpec(template.Name, Naming.ToPascalCase(template.Name), $"global::NnSight.EnvoyList<{element.TypeName}>",
                     $"ModuleList of {length} {template.Element.Kind}", path, documentation, inElement, -1, null, null,
-                    EquatableArray<ModuleSpec>.Empty, list);
+                    EquatableArray<ModuleSpec>.Empty, list, element.Shape, element.InputShape, element.Elementwise);
             }
 
             var children = new List<ModuleSpec>();
@@ -145,17 +146,22 @@ public sealed partial class LanguageModelGenerator
                 children.Add(BuildModule(child, values, path, documentation, inElement, ref counter));
             }
             var order = counter++;
-            var output = template.Tuple.Count == 0
-                ? null
-                : new OutputSpec(typeBase + "Output", template.Tuple.Select(element => Element(element, values)).ToEquatableArray());
+            var output = template.Tuple.Count == 0 ? null : Output(typeBase + "Output", template.Tuple, values);
             var needsClass = children.Count > 0 || output is not null;
             return new ModuleSpec(template.Name, Naming.ToPascalCase(template.Name), needsClass ? typeBase + "Envoy" : "global::NnSight.Envoy",
                 values.Expand(template.Kind), path, documentation, inElement, order,
-                template.Output is null ? null : values.Expand(template.Output), output, children.ToEquatableArray(), null);
+                template.Output is null ? null : values.Expand(template.Output), output, children.ToEquatableArray(), null,
+                Expand(template.Shape, values), Expand(template.Input, values), template.Elementwise);
         }
 
-        private static OutputElementSpec Element(TupleElement element, ConfigValues values) =>
-            new(element.Index, element.Alias, values.Expand(element.Description), element.IsTuple);
+        private static OutputSpec Output(string typeName, IEnumerable<TupleElement> elements, ConfigValues values)
+        {
+            var specs = elements.Select(element => new OutputElementSpec(element.Index, element.Alias, values.Expand(element.Description),
+                element.IsTuple, values.Expand(element.Shape))).ToEquatableArray();
+            return new OutputSpec(typeName, specs, "(" + string.Join(", ", specs.Select(element => element.Shape)) + ")");
+        }
+
+        private static string? Expand(string? text, ConfigValues values) => text is null ? null : values.Expand(text);
 
         private static ConfigValues ReadValues(JsonObject config)
         {

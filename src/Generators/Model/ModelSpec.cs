@@ -32,7 +32,10 @@ internal sealed record ParseResult(ModelSpec? Model, EquatableArray<DiagnosticIn
 /// <summary>A config key the loaded folder must match (layers, widths, heads, vocabulary).</summary>
 internal sealed record StructuralKey(string Key, long Value);
 
-/// <summary>The typed model class to generate.</summary>
+/// <summary>
+/// The typed model class to generate. <see cref="HasShapes"/>: whether members carry <c>[Shape]</c>, which only
+/// architectures NnSight.Models implements do (their shapes are pinned to the implementation by conformance tests).
+/// </summary>
 internal sealed record ModelSpec(
     string? Namespace,
     string ClassName,
@@ -44,12 +47,14 @@ internal sealed record ModelSpec(
     string Summary,
     EquatableArray<StructuralKey> StructuralKeys,
     OutputSpec? RootOutput,
-    EquatableArray<ModuleSpec> Children);
+    EquatableArray<ModuleSpec> Children,
+    bool HasShapes);
 
 /// <summary>
 /// One module of the typed tree. <see cref="Path"/> is absolute, or relative to a list element when
 /// <see cref="IsRelative"/>; <see cref="Order"/> is the position of its output in the forward pass (post-order),
-/// relative like the path.
+/// relative like the path. <see cref="OutputShape"/> documents the output; <see cref="Shape"/>,
+/// <see cref="InputShape"/> and <see cref="Elementwise"/> are the symbolic shapes of its <c>[Shape]</c>.
 /// </summary>
 internal sealed record ModuleSpec(
     string Name,
@@ -63,13 +68,16 @@ internal sealed record ModuleSpec(
     string? OutputShape,
     OutputSpec? Output,
     EquatableArray<ModuleSpec> Children,
-    ListSpec? List);
+    ListSpec? List,
+    string? Shape,
+    string? InputShape,
+    bool Elementwise);
 
 /// <summary>A module list: its length from the config and the element type.</summary>
 internal sealed record ListSpec(int Length, int FirstOrder, int Stride, ModuleSpec Element);
 
-/// <summary>A tuple output: the generated proxy type and its named elements.</summary>
-internal sealed record OutputSpec(string TypeName, EquatableArray<OutputElementSpec> Elements);
+/// <summary>A tuple output: the generated proxy type, its named elements and its symbolic shape.</summary>
+internal sealed record OutputSpec(string TypeName, EquatableArray<OutputElementSpec> Elements, string Shape);
 
-/// <summary>One named element of a tuple output.</summary>
-internal sealed record OutputElementSpec(int Index, string Alias, string Description, bool IsTuple);
+/// <summary>One named element of a tuple output, with its documentation and symbolic shape.</summary>
+internal sealed record OutputElementSpec(int Index, string Alias, string Description, bool IsTuple, string Shape);

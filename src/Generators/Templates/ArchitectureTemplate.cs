@@ -1,20 +1,31 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 
 namespace NnSight.Generators.Templates;
 
-/// <summary>One named element of a module's tuple output; its description may use <c>{key}</c> placeholders.</summary>
-internal sealed record TupleElement(int Index, string Alias, string Description, bool IsTuple = false);
+/// <summary>
+/// One named element of a module's tuple output: its documentation and its shape in the symbolic form of
+/// <c>[Shape]</c> (<c>[batch, seq, {n_embd}]</c>, a tuple <c>(..., ...)</c>, <c>{n_layer} × (...)</c>), both with
+/// <c>{key}</c> placeholders for config values.
+/// </summary>
+internal sealed record TupleElement(int Index, string Alias, string Description, string Shape)
+{
+    /// <summary>Whether the element is itself a tuple (a layer's (key, value), the cache).</summary>
+    public bool IsTuple => Shape.StartsWith("(", StringComparison.Ordinal) || Shape.Contains("×");
+}
 
 /// <summary>
-/// A module of an architecture's tree, in forward (execution) order. <see cref="Output"/> describes a tensor output
+/// A module of an architecture's tree, in forward (execution) order. <see cref="Output"/> documents a tensor output
 /// with <c>{key}</c> placeholders for config values; <see cref="Tuple"/> describes a tuple output instead. A list
-/// module has <see cref="CountKey"/> (its length's config value) and one <see cref="Element"/> template.
+/// module has <see cref="CountKey"/> (its length's config value) and one <see cref="Element"/> template. The symbolic
+/// shapes (<see cref="Shape"/>, <see cref="Input"/>, <see cref="Elementwise"/>) become the member's <c>[Shape]</c>.
 /// </summary>
 internal sealed class ModuleTemplate
 {
     public ModuleTemplate(string name, string kind, string? output = null, TupleElement[]? tuple = null,
-        ModuleTemplate[]? children = null, string? countKey = null, ModuleTemplate? element = null)
+        ModuleTemplate[]? children = null, string? countKey = null, ModuleTemplate? element = null,
+        string? input = null, string? shape = null, bool elementwise = false)
     {
         Name = name;
         Kind = kind;
@@ -23,12 +34,18 @@ internal sealed class ModuleTemplate
         Children = children ?? Array.Empty<ModuleTemplate>();
         CountKey = countKey;
         Element = element;
+        Input = input;
+        Elementwise = elementwise;
+        Shape = shape
+            ?? (output is not null && output.StartsWith("[", StringComparison.Ordinal) ? output : null)
+            ?? (Tuple.Count > 0 ? "(" + string.Join(", ", Tuple.Select(item => item.Shape)) + ")" : null);
     }
 
     public string Name { get; }
 
     public string Kind { get; }
 
+    /// <summary>The output's documentation (a shape, or words and a shape).</summary>
     public string? Output { get; }
 
     public IReadOnlyList<TupleElement> Tuple { get; }
@@ -38,6 +55,15 @@ internal sealed class ModuleTemplate
     public string? CountKey { get; }
 
     public ModuleTemplate? Element { get; }
+
+    /// <summary>The output's symbolic shape: given, or the documented output when it is a bare shape, or the tuple's.</summary>
+    public string? Shape { get; }
+
+    /// <summary>The symbolic shape of the first positional argument, where the module's output depends on it.</summary>
+    public string? Input { get; }
+
+    /// <summary>Whether the module works element by element on any shape (dropouts, activations).</summary>
+    public bool Elementwise { get; }
 }
 
 /// <summary>

@@ -53,14 +53,17 @@ namespace Models
         public new global::NnSight.Models.Gpt2.GPT2Config Config => (global::NnSight.Models.Gpt2.GPT2Config)base.Config;
 
         /// <summary>The output of the model (the root module) in the current invocation, a tuple: [0] Logits, [1] PastKeyValues; settable.</summary>
+        [global::NnSight.Shape("([batch, seq, 50257], 36 × ([batch, 20, past+seq, 64], [batch, 20, past+seq, 64]))")]
         public new ModelGpt2LargeOutput Output { get => new(base.Output); set => base.Output = value; }
 
-        /// <summary><c>transformer</c>: GPT2Model. Output: a tuple of [0] LastHiddenState, [1] PastKeyValues.</summary>
+        /// <summary><c>transformer</c>: GPT2Model. Output: a tuple of [0] LastHiddenState, [1] PastKeyValues. Input: [batch, seq].</summary>
         [global::NnSight.Module("transformer", 472)]
+        [global::NnSight.Shape("([batch, seq, 1280], 36 × ([batch, 20, past+seq, 64], [batch, 20, past+seq, 64]))", Input = "[batch, seq]")]
         public TransformerEnvoy Transformer { get; }
 
-        /// <summary><c>lm_head</c>: Linear. Output: [batch, seq, 50257].</summary>
+        /// <summary><c>lm_head</c>: Linear. Output: [batch, seq, 50257]. Input: [batch, seq, 1280].</summary>
         [global::NnSight.Module("lm_head", 473)]
+        [global::NnSight.Shape("[batch, seq, 50257]", Input = "[batch, seq, 1280]")]
         public global::NnSight.Envoy LmHead { get; }
 
         /// <summary>The tuple output of the model; each element also has a name.</summary>
@@ -72,9 +75,11 @@ namespace Models
             }
 
             /// <summary>Element [0]: [batch, seq, 50257]; settable.</summary>
+            [global::NnSight.Shape("[batch, seq, 50257]")]
             public global::NnSight.TensorProxy Logits { get => Element(0); set => SetElement(0, value); }
 
             /// <summary>Element [1]: the key/value cache: 36 × (key, value); settable.</summary>
+            [global::NnSight.Shape("36 × ([batch, 20, past+seq, 64], [batch, 20, past+seq, 64])")]
             public global::NnSight.TupleProxy PastKeyValues { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
         }
 
@@ -92,26 +97,32 @@ namespace Models
             }
 
             /// <summary>The output of <c>transformer</c> in the current invocation, a tuple: [0] LastHiddenState, [1] PastKeyValues; settable.</summary>
+            [global::NnSight.Shape("([batch, seq, 1280], 36 × ([batch, 20, past+seq, 64], [batch, 20, past+seq, 64]))")]
             public new TransformerOutput Output { get => new(base.Output); set => base.Output = value; }
 
-            /// <summary><c>transformer.wte</c>: Embedding. Output: [batch, seq, 1280].</summary>
+            /// <summary><c>transformer.wte</c>: Embedding. Output: [batch, seq, 1280]. Input: [batch, seq].</summary>
             [global::NnSight.Module("transformer.wte", 0)]
+            [global::NnSight.Shape("[batch, seq, 1280]", Input = "[batch, seq]")]
             public global::NnSight.Envoy Wte { get; }
 
-            /// <summary><c>transformer.wpe</c>: Embedding. Output: [batch, seq, 1280].</summary>
+            /// <summary><c>transformer.wpe</c>: Embedding. Output: [batch, seq, 1280]. Input: [batch, seq].</summary>
             [global::NnSight.Module("transformer.wpe", 1)]
+            [global::NnSight.Shape("[batch, seq, 1280]", Input = "[batch, seq]")]
             public global::NnSight.Envoy Wpe { get; }
 
-            /// <summary><c>transformer.drop</c>: Dropout. Output: [batch, seq, 1280].</summary>
+            /// <summary><c>transformer.drop</c>: Dropout. Output: [batch, seq, 1280]. Input: [batch, seq, 1280].</summary>
             [global::NnSight.Module("transformer.drop", 2)]
+            [global::NnSight.Shape("[batch, seq, 1280]", Input = "[batch, seq, 1280]", Elementwise = true)]
             public global::NnSight.Envoy Drop { get; }
 
             /// <summary><c>transformer.h</c>: ModuleList of 36 GPT2Block. 36 modules; index with [i] or [^i].</summary>
             [global::NnSight.ModuleList("transformer.h", 36, 3, 13)]
+            [global::NnSight.Shape("([batch, seq, 1280], ([batch, 20, past+seq, 64], [batch, 20, past+seq, 64]))", Input = "[batch, seq, 1280]")]
             public global::NnSight.EnvoyList<TransformerHEnvoy> H { get; }
 
-            /// <summary><c>transformer.ln_f</c>: LayerNorm. Output: [batch, seq, 1280].</summary>
+            /// <summary><c>transformer.ln_f</c>: LayerNorm. Output: [batch, seq, 1280]. Input: [batch, seq, 1280].</summary>
             [global::NnSight.Module("transformer.ln_f", 471)]
+            [global::NnSight.Shape("[batch, seq, 1280]", Input = "[batch, seq, 1280]")]
             public global::NnSight.Envoy LnF { get; }
 
             /// <summary>The tuple output of <c>transformer</c>; each element also has a name.</summary>
@@ -123,9 +134,11 @@ namespace Models
                 }
 
                 /// <summary>Element [0]: the hidden states after ln_f, [batch, seq, 1280]; settable.</summary>
+                [global::NnSight.Shape("[batch, seq, 1280]")]
                 public global::NnSight.TensorProxy LastHiddenState { get => Element(0); set => SetElement(0, value); }
 
                 /// <summary>Element [1]: the key/value cache: 36 × (key, value); settable.</summary>
+                [global::NnSight.Shape("36 × ([batch, 20, past+seq, 64], [batch, 20, past+seq, 64])")]
                 public global::NnSight.TupleProxy PastKeyValues { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
             }
 
@@ -142,22 +155,27 @@ namespace Models
                 }
 
                 /// <summary>The output of <c>transformer.h.{i}</c> in the current invocation, a tuple: [0] HiddenStates, [1] Present; settable.</summary>
+                [global::NnSight.Shape("([batch, seq, 1280], ([batch, 20, past+seq, 64], [batch, 20, past+seq, 64]))")]
                 public new TransformerHOutput Output { get => new(base.Output); set => base.Output = value; }
 
-                /// <summary><c>transformer.h.{i}.ln_1</c>: LayerNorm. Output: [batch, seq, 1280].</summary>
+                /// <summary><c>transformer.h.{i}.ln_1</c>: LayerNorm. Output: [batch, seq, 1280]. Input: [batch, seq, 1280].</summary>
                 [global::NnSight.Module("ln_1", 0, Relative = true)]
+                [global::NnSight.Shape("[batch, seq, 1280]", Input = "[batch, seq, 1280]")]
                 public global::NnSight.Envoy Ln1 { get; }
 
-                /// <summary><c>transformer.h.{i}.attn</c>: GPT2Attention. Output: a tuple of [0] Output, [1] Present.</summary>
+                /// <summary><c>transformer.h.{i}.attn</c>: GPT2Attention. Output: a tuple of [0] Output, [1] Present. Input: [batch, seq, 1280].</summary>
                 [global::NnSight.Module("attn", 5, Relative = true)]
+                [global::NnSight.Shape("([batch, seq, 1280], ([batch, 20, past+seq, 64], [batch, 20, past+seq, 64]))", Input = "[batch, seq, 1280]")]
                 public TransformerHAttnEnvoy Attn { get; }
 
-                /// <summary><c>transformer.h.{i}.ln_2</c>: LayerNorm. Output: [batch, seq, 1280].</summary>
+                /// <summary><c>transformer.h.{i}.ln_2</c>: LayerNorm. Output: [batch, seq, 1280]. Input: [batch, seq, 1280].</summary>
                 [global::NnSight.Module("ln_2", 6, Relative = true)]
+                [global::NnSight.Shape("[batch, seq, 1280]", Input = "[batch, seq, 1280]")]
                 public global::NnSight.Envoy Ln2 { get; }
 
-                /// <summary><c>transformer.h.{i}.mlp</c>: GPT2MLP. Output: [batch, seq, 1280].</summary>
+                /// <summary><c>transformer.h.{i}.mlp</c>: GPT2MLP. Output: [batch, seq, 1280]. Input: [batch, seq, 1280].</summary>
                 [global::NnSight.Module("mlp", 11, Relative = true)]
+                [global::NnSight.Shape("[batch, seq, 1280]", Input = "[batch, seq, 1280]")]
                 public TransformerHMlpEnvoy Mlp { get; }
 
                 /// <summary>The tuple output of <c>transformer.h.{i}</c>; each element also has a name.</summary>
@@ -169,9 +187,11 @@ namespace Models
                     }
 
                     /// <summary>Element [0]: the residual stream after the block, [batch, seq, 1280]; settable.</summary>
+                    [global::NnSight.Shape("[batch, seq, 1280]")]
                     public global::NnSight.TensorProxy HiddenStates { get => Element(0); set => SetElement(0, value); }
 
-                    /// <summary>Element [1]: the (key, value) of this layer, each [batch, 20, positions, 64]; settable.</summary>
+                    /// <summary>Element [1]: the (key, value) of this layer, each [batch, 20, past+seq, 64]; settable.</summary>
+                    [global::NnSight.Shape("([batch, 20, past+seq, 64], [batch, 20, past+seq, 64])")]
                     public global::NnSight.TupleProxy Present { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
                 }
 
@@ -188,22 +208,27 @@ namespace Models
                     }
 
                     /// <summary>The output of <c>transformer.h.{i}.attn</c> in the current invocation, a tuple: [0] Output, [1] Present; settable.</summary>
+                    [global::NnSight.Shape("([batch, seq, 1280], ([batch, 20, past+seq, 64], [batch, 20, past+seq, 64]))")]
                     public new TransformerHAttnOutput Output { get => new(base.Output); set => base.Output = value; }
 
-                    /// <summary><c>transformer.h.{i}.attn.c_attn</c>: Linear (HuggingFace Conv1D). Output: [batch, seq, 3840].</summary>
+                    /// <summary><c>transformer.h.{i}.attn.c_attn</c>: Linear (HuggingFace Conv1D). Output: [batch, seq, 3840]. Input: [batch, seq, 1280].</summary>
                     [global::NnSight.Module("attn.c_attn", 1, Relative = true)]
+                    [global::NnSight.Shape("[batch, seq, 3840]", Input = "[batch, seq, 1280]")]
                     public global::NnSight.Envoy CAttn { get; }
 
-                    /// <summary><c>transformer.h.{i}.attn.attn_dropout</c>: Dropout. Output: the attention probabilities, [batch, 20, seq, positions].</summary>
+                    /// <summary><c>transformer.h.{i}.attn.attn_dropout</c>: Dropout. Output: the attention probabilities, [batch, 20, seq, past+seq]. Input: [batch, 20, seq, past+seq].</summary>
                     [global::NnSight.Module("attn.attn_dropout", 2, Relative = true)]
+                    [global::NnSight.Shape("[batch, 20, seq, past+seq]", Input = "[batch, 20, seq, past+seq]", Elementwise = true)]
                     public global::NnSight.Envoy AttnDropout { get; }
 
-                    /// <summary><c>transformer.h.{i}.attn.c_proj</c>: Linear (HuggingFace Conv1D). Output: [batch, seq, 1280].</summary>
+                    /// <summary><c>transformer.h.{i}.attn.c_proj</c>: Linear (HuggingFace Conv1D). Output: [batch, seq, 1280]. Input: [batch, seq, 1280].</summary>
                     [global::NnSight.Module("attn.c_proj", 3, Relative = true)]
+                    [global::NnSight.Shape("[batch, seq, 1280]", Input = "[batch, seq, 1280]")]
                     public global::NnSight.Envoy CProj { get; }
 
-                    /// <summary><c>transformer.h.{i}.attn.resid_dropout</c>: Dropout. Output: [batch, seq, 1280].</summary>
+                    /// <summary><c>transformer.h.{i}.attn.resid_dropout</c>: Dropout. Output: [batch, seq, 1280]. Input: [batch, seq, 1280].</summary>
                     [global::NnSight.Module("attn.resid_dropout", 4, Relative = true)]
+                    [global::NnSight.Shape("[batch, seq, 1280]", Input = "[batch, seq, 1280]", Elementwise = true)]
                     public global::NnSight.Envoy ResidDropout { get; }
 
                     /// <summary>The tuple output of <c>transformer.h.{i}.attn</c>; each element also has a name.</summary>
@@ -215,9 +240,11 @@ namespace Models
                         }
 
                         /// <summary>Element [0]: the attention output after c_proj, [batch, seq, 1280]; settable.</summary>
+                        [global::NnSight.Shape("[batch, seq, 1280]")]
                         public global::NnSight.TensorProxy Output { get => Element(0); set => SetElement(0, value); }
 
-                        /// <summary>Element [1]: the (key, value) of this layer, each [batch, 20, positions, 64]; settable.</summary>
+                        /// <summary>Element [1]: the (key, value) of this layer, each [batch, 20, past+seq, 64]; settable.</summary>
+                        [global::NnSight.Shape("([batch, 20, past+seq, 64], [batch, 20, past+seq, 64])")]
                         public global::NnSight.TupleProxy Present { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
                     }
                 }
@@ -234,20 +261,24 @@ namespace Models
                         Dropout = envoy.Child("dropout");
                     }
 
-                    /// <summary><c>transformer.h.{i}.mlp.c_fc</c>: Linear (HuggingFace Conv1D). Output: [batch, seq, 5120].</summary>
+                    /// <summary><c>transformer.h.{i}.mlp.c_fc</c>: Linear (HuggingFace Conv1D). Output: [batch, seq, 5120]. Input: [batch, seq, 1280].</summary>
                     [global::NnSight.Module("mlp.c_fc", 7, Relative = true)]
+                    [global::NnSight.Shape("[batch, seq, 5120]", Input = "[batch, seq, 1280]")]
                     public global::NnSight.Envoy CFc { get; }
 
-                    /// <summary><c>transformer.h.{i}.mlp.act</c>: gelu_new activation. Output: [batch, seq, 5120].</summary>
+                    /// <summary><c>transformer.h.{i}.mlp.act</c>: gelu_new activation. Output: [batch, seq, 5120]. Input: [batch, seq, 5120].</summary>
                     [global::NnSight.Module("mlp.act", 8, Relative = true)]
+                    [global::NnSight.Shape("[batch, seq, 5120]", Input = "[batch, seq, 5120]", Elementwise = true)]
                     public global::NnSight.Envoy Act { get; }
 
-                    /// <summary><c>transformer.h.{i}.mlp.c_proj</c>: Linear (HuggingFace Conv1D). Output: [batch, seq, 1280].</summary>
+                    /// <summary><c>transformer.h.{i}.mlp.c_proj</c>: Linear (HuggingFace Conv1D). Output: [batch, seq, 1280]. Input: [batch, seq, 5120].</summary>
                     [global::NnSight.Module("mlp.c_proj", 9, Relative = true)]
+                    [global::NnSight.Shape("[batch, seq, 1280]", Input = "[batch, seq, 5120]")]
                     public global::NnSight.Envoy CProj { get; }
 
-                    /// <summary><c>transformer.h.{i}.mlp.dropout</c>: Dropout. Output: [batch, seq, 1280].</summary>
+                    /// <summary><c>transformer.h.{i}.mlp.dropout</c>: Dropout. Output: [batch, seq, 1280]. Input: [batch, seq, 1280].</summary>
                     [global::NnSight.Module("mlp.dropout", 10, Relative = true)]
+                    [global::NnSight.Shape("[batch, seq, 1280]", Input = "[batch, seq, 1280]", Elementwise = true)]
                     public global::NnSight.Envoy Dropout { get; }
                 }
             }

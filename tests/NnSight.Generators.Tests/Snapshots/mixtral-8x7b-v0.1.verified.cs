@@ -158,7 +158,7 @@ namespace Models
                     /// <summary>Element [0]: the residual stream after the layer, [batch, seq, 4096]; settable.</summary>
                     public global::NnSight.TensorProxy HiddenStates { get => Element(0); set => SetElement(0, value); }
 
-                    /// <summary>Element [1]: the (key, value) of this layer, each [batch, 8, positions, 128]; settable.</summary>
+                    /// <summary>Element [1]: the (key, value) of this layer, each [batch, 8, past+seq, 128]; settable.</summary>
                     public global::NnSight.TupleProxy Present { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
                 }
 
@@ -209,10 +209,10 @@ namespace Models
                         /// <summary>Element [0]: the attention output after o_proj, [batch, seq, 4096]; settable.</summary>
                         public global::NnSight.TensorProxy Output { get => Element(0); set => SetElement(0, value); }
 
-                        /// <summary>Element [1]: the attention probabilities, [batch, 32, seq, positions]; settable.</summary>
+                        /// <summary>Element [1]: the attention probabilities, [batch, 32, seq, past+seq]; settable.</summary>
                         public global::NnSight.TensorProxy Weights { get => Element(1); set => SetElement(1, value); }
 
-                        /// <summary>Element [2]: the (key, value) of this layer, each [batch, 8, positions, 128]; settable.</summary>
+                        /// <summary>Element [2]: the (key, value) of this layer, each [batch, 8, past+seq, 128]; settable.</summary>
                         public global::NnSight.TupleProxy Present { get => new global::NnSight.TupleProxy(Element(2)); set => SetElement(2, value); }
                     }
 

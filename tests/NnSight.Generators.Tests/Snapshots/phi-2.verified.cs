@@ -163,7 +163,7 @@ namespace Models
                     /// <summary>Element [0]: the residual stream after the layer, [batch, seq, 2560]; settable.</summary>
                     public global::NnSight.TensorProxy HiddenStates { get => Element(0); set => SetElement(0, value); }
 
-                    /// <summary>Element [1]: the (key, value) of this layer, each [batch, 32, positions, 80]; settable.</summary>
+                    /// <summary>Element [1]: the (key, value) of this layer, each [batch, 32, past+seq, 80]; settable.</summary>
                     public global::NnSight.TupleProxy Present { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
                 }
 
@@ -214,10 +214,10 @@ namespace Models
                         /// <summary>Element [0]: the attention output after dense, [batch, seq, 2560]; settable.</summary>
                         public global::NnSight.TensorProxy Output { get => Element(0); set => SetElement(0, value); }
 
-                        /// <summary>Element [1]: the attention probabilities, [batch, 32, seq, positions]; settable.</summary>
+                        /// <summary>Element [1]: the attention probabilities, [batch, 32, seq, past+seq]; settable.</summary>
                         public global::NnSight.TensorProxy Weights { get => Element(1); set => SetElement(1, value); }
 
-                        /// <summary>Element [2]: the (key, value) of this layer, each [batch, 32, positions, 80]; settable.</summary>
+                        /// <summary>Element [2]: the (key, value) of this layer, each [batch, 32, past+seq, 80]; settable.</summary>
                         public global::NnSight.TupleProxy Present { get => new global::NnSight.TupleProxy(Element(2)); set => SetElement(2, value); }
                     }
 

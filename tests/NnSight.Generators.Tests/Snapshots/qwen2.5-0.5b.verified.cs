@@ -53,14 +53,17 @@ namespace Models
         public new global::NnSight.Models.Llama.Qwen2Config Config => (global::NnSight.Models.Llama.Qwen2Config)base.Config;
 
         /// <summary>The output of the model (the root module) in the current invocation, a tuple: [0] Logits, [1] PastKeyValues; settable.</summary>
+        [global::NnSight.Shape("([batch, seq, 151936], 24 × ([batch, 2, past+seq, 64], [batch, 2, past+seq, 64]))")]
         public new ModelQwen2505bOutput Output { get => new(base.Output); set => base.Output = value; }
 
-        /// <summary><c>model</c>: Qwen2Model. Output: a tuple of [0] LastHiddenState, [1] PastKeyValues.</summary>
+        /// <summary><c>model</c>: Qwen2Model. Output: a tuple of [0] LastHiddenState, [1] PastKeyValues. Input: [batch, seq].</summary>
         [global::NnSight.Module("model", 338)]
+        [global::NnSight.Shape("([batch, seq, 896], 24 × ([batch, 2, past+seq, 64], [batch, 2, past+seq, 64]))", Input = "[batch, seq]")]
         public ModelEnvoy Model { get; }
 
-        /// <summary><c>lm_head</c>: Linear. Output: [batch, seq, 151936].</summary>
+        /// <summary><c>lm_head</c>: Linear. Output: [batch, seq, 151936]. Input: [batch, seq, 896].</summary>
         [global::NnSight.Module("lm_head", 339)]
+        [global::NnSight.Shape("[batch, seq, 151936]", Input = "[batch, seq, 896]")]
         public global::NnSight.Envoy LmHead { get; }
 
         /// <summary>The tuple output of the model; each element also has a name.</summary>
@@ -72,9 +75,11 @@ namespace Models
             }
 
             /// <summary>Element [0]: [batch, seq, 151936]; settable.</summary>
+            [global::NnSight.Shape("[batch, seq, 151936]")]
             public global::NnSight.TensorProxy Logits { get => Element(0); set => SetElement(0, value); }
 
             /// <summary>Element [1]: the key/value cache: 24 × (key, value); settable.</summary>
+            [global::NnSight.Shape("24 × ([batch, 2, past+seq, 64], [batch, 2, past+seq, 64])")]
             public global::NnSight.TupleProxy PastKeyValues { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
         }
 
@@ -90,18 +95,22 @@ namespace Models
             }
 
             /// <summary>The output of <c>model</c> in the current invocation, a tuple: [0] LastHiddenState, [1] PastKeyValues; settable.</summary>
+            [global::NnSight.Shape("([batch, seq, 896], 24 × ([batch, 2, past+seq, 64], [batch, 2, past+seq, 64]))")]
             public new ModelOutput Output { get => new(base.Output); set => base.Output = value; }
 
-            /// <summary><c>model.embed_tokens</c>: Embedding. Output: [batch, seq, 896].</summary>
+            /// <summary><c>model.embed_tokens</c>: Embedding. Output: [batch, seq, 896]. Input: [batch, seq].</summary>
             [global::NnSight.Module("model.embed_tokens", 0)]
+            [global::NnSight.Shape("[batch, seq, 896]", Input = "[batch, seq]")]
             public global::NnSight.Envoy EmbedTokens { get; }
 
             /// <summary><c>model.layers</c>: ModuleList of 24 Qwen2DecoderLayer. 24 modules; index with [i] or [^i].</summary>
             [global::NnSight.ModuleList("model.layers", 24, 1, 14)]
+            [global::NnSight.Shape("([batch, seq, 896], ([batch, 2, past+seq, 64], [batch, 2, past+seq, 64]))", Input = "[batch, seq, 896]")]
             public global::NnSight.EnvoyList<ModelLayersEnvoy> Layers { get; }
 
-            /// <summary><c>model.norm</c>: Qwen2RMSNorm. Output: [batch, seq, 896].</summary>
+            /// <summary><c>model.norm</c>: Qwen2RMSNorm. Output: [batch, seq, 896]. Input: [batch, seq, 896].</summary>
             [global::NnSight.Module("model.norm", 337)]
+            [global::NnSight.Shape("[batch, seq, 896]", Input = "[batch, seq, 896]")]
             public global::NnSight.Envoy Norm { get; }
 
             /// <summary>The tuple output of <c>model</c>; each element also has a name.</summary>
@@ -113,9 +122,11 @@ namespace Models
                 }
 
                 /// <summary>Element [0]: the hidden states after norm, [batch, seq, 896]; settable.</summary>
+                [global::NnSight.Shape("[batch, seq, 896]")]
                 public global::NnSight.TensorProxy LastHiddenState { get => Element(0); set => SetElement(0, value); }
 
                 /// <summary>Element [1]: the key/value cache: 24 × (key, value); settable.</summary>
+                [global::NnSight.Shape("24 × ([batch, 2, past+seq, 64], [batch, 2, past+seq, 64])")]
                 public global::NnSight.TupleProxy PastKeyValues { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
             }
 
@@ -132,22 +143,27 @@ namespace Models
                 }
 
                 /// <summary>The output of <c>model.layers.{i}</c> in the current invocation, a tuple: [0] HiddenStates, [1] Present; settable.</summary>
+                [global::NnSight.Shape("([batch, seq, 896], ([batch, 2, past+seq, 64], [batch, 2, past+seq, 64]))")]
                 public new ModelLayersOutput Output { get => new(base.Output); set => base.Output = value; }
 
-                /// <summary><c>model.layers.{i}.input_layernorm</c>: Qwen2RMSNorm. Output: [batch, seq, 896].</summary>
+                /// <summary><c>model.layers.{i}.input_layernorm</c>: Qwen2RMSNorm. Output: [batch, seq, 896]. Input: [batch, seq, 896].</summary>
                 [global::NnSight.Module("input_layernorm", 0, Relative = true)]
+                [global::NnSight.Shape("[batch, seq, 896]", Input = "[batch, seq, 896]")]
                 public global::NnSight.Envoy InputLayernorm { get; }
 
-                /// <summary><c>model.layers.{i}.self_attn</c>: Qwen2Attention. Output: a tuple of [0] Output, [1] Weights, [2] Present.</summary>
+                /// <summary><c>model.layers.{i}.self_attn</c>: Qwen2Attention. Output: a tuple of [0] Output, [1] Weights, [2] Present. Input: [batch, seq, 896].</summary>
                 [global::NnSight.Module("self_attn", 6, Relative = true)]
+                [global::NnSight.Shape("([batch, seq, 896], [batch, 14, seq, past+seq], ([batch, 2, past+seq, 64], [batch, 2, past+seq, 64]))", Input = "[batch, seq, 896]")]
                 public ModelLayersSelfAttnEnvoy SelfAttn { get; }
 
-                /// <summary><c>model.layers.{i}.post_attention_layernorm</c>: Qwen2RMSNorm. Output: [batch, seq, 896].</summary>
+                /// <summary><c>model.layers.{i}.post_attention_layernorm</c>: Qwen2RMSNorm. Output: [batch, seq, 896]. Input: [batch, seq, 896].</summary>
                 [global::NnSight.Module("post_attention_layernorm", 7, Relative = true)]
+                [global::NnSight.Shape("[batch, seq, 896]", Input = "[batch, seq, 896]")]
                 public global::NnSight.Envoy PostAttentionLayernorm { get; }
 
-                /// <summary><c>model.layers.{i}.mlp</c>: Qwen2MLP. Output: [batch, seq, 896].</summary>
+                /// <summary><c>model.layers.{i}.mlp</c>: Qwen2MLP. Output: [batch, seq, 896]. Input: [batch, seq, 896].</summary>
                 [global::NnSight.Module("mlp", 12, Relative = true)]
+                [global::NnSight.Shape("[batch, seq, 896]", Input = "[batch, seq, 896]")]
                 public ModelLayersMlpEnvoy Mlp { get; }
 
                 /// <summary>The tuple output of <c>model.layers.{i}</c>; each element also has a name.</summary>
@@ -159,9 +175,11 @@ namespace Models
                     }
 
                     /// <summary>Element [0]: the residual stream after the layer, [batch, seq, 896]; settable.</summary>
+                    [global::NnSight.Shape("[batch, seq, 896]")]
                     public global::NnSight.TensorProxy HiddenStates { get => Element(0); set => SetElement(0, value); }
 
-                    /// <summary>Element [1]: the (key, value) of this layer, each [batch, 2, positions, 64]; settable.</summary>
+                    /// <summary>Element [1]: the (key, value) of this layer, each [batch, 2, past+seq, 64]; settable.</summary>
+                    [global::NnSight.Shape("([batch, 2, past+seq, 64], [batch, 2, past+seq, 64])")]
                     public global::NnSight.TupleProxy Present { get => new global::NnSight.TupleProxy(Element(1)); set => SetElement(1, value); }
                 }
 
@@ -179,26 +197,32 @@ namespace Models
                     }
 
                     /// <summary>The output of <c>model.layers.{i}.self_attn</c> in the current invocation, a tuple: [0] Output, [1] Weights, [2] Present; settable.</summary>
+                    [global::NnSight.Shape("([batch, seq, 896], [batch, 14, seq, past+seq], ([batch, 2, past+seq, 64], [batch, 2, past+seq, 64]))")]
                     public new ModelLayersSelfAttnOutput Output { get => new(base.Output); set => base.Output = value; }
 
-                    /// <summary><c>model.layers.{i}.self_attn.q_proj</c>: Linear. Output: [batch, seq, 896].</summary>
+                    /// <summary><c>model.layers.{i}.self_attn.q_proj</c>: Linear. Output: [batch, seq, 896]. Input: [batch, seq, 896].</summary>
                     [global::NnSight.Module("self_attn.q_proj", 1, Relative = true)]
+                    [global::NnSight.Shape("[batch, seq, 896]", Input = "[batch, seq, 896]")]
                     public global::NnSight.Envoy QProj { get; }
 
-                    /// <summary><c>model.layers.{i}.self_attn.k_proj</c>: Linear. Output: [batch, seq, 128].</summary>
+                    /// <summary><c>model.layers.{i}.self_attn.k_proj</c>: Linear. Output: [batch, seq, 128]. Input: [batch, seq, 896].</summary>
                     [global::NnSight.Module("self_attn.k_proj", 2, Relative = true)]
+                    [global::NnSight.Shape("[batch, seq, 128]", Input = "[batch, seq, 896]")]
                     public global::NnSight.Envoy KProj { get; }
 
-                    /// <summary><c>model.layers.{i}.self_attn.v_proj</c>: Linear. Output: [batch, seq, 128].</summary>
+                    /// <summary><c>model.layers.{i}.self_attn.v_proj</c>: Linear. Output: [batch, seq, 128]. Input: [batch, seq, 896].</summary>
                     [global::NnSight.Module("self_attn.v_proj", 3, Relative = true)]
+                    [global::NnSight.Shape("[batch, seq, 128]", Input = "[batch, seq, 896]")]
                     public global::NnSight.Envoy VProj { get; }
 
                     /// <summary><c>model.layers.{i}.self_attn.rotary_emb</c>: Qwen2RotaryEmbedding. Output: a tuple of [0] Cos, [1] Sin.</summary>
                     [global::NnSight.Module("self_attn.rotary_emb", 4, Relative = true)]
+                    [global::NnSight.Shape("([batch, seq, 64], [batch, seq, 64])")]
                     public ModelLayersSelfAttnRotaryEmbEnvoy RotaryEmb { get; }
 
-                    /// <summary><c>model.layers.{i}.self_attn.o_proj</c>: Linear. Output: [batch, seq, 896].</summary>
+                    /// <summary><c>model.layers.{i}.self_attn.o_proj</c>: Linear. Output: [batch, seq, 896]. Input: [batch, seq, 896].</summary>
                     [global::NnSight.Module("self_attn.o_proj", 5, Relative = true)]
+                    [global::NnSight.Shape("[batch, seq, 896]", Input = "[batch, seq, 896]")]
                     public global::NnSight.Envoy OProj { get; }
 
                     /// <summary>The tuple output of <c>model.layers.{i}.self_attn</c>; each element also has a name.</summary>
@@ -210,12 +234,15 @@ namespace Models
                         }
 
                         /// <summary>Element [0]: the attention output after o_proj, [batch, seq, 896]; settable.</summary>
+                        [global::NnSight.Shape("[batch, seq, 896]")]
                         public global::NnSight.TensorProxy Output { get => Element(0); set => SetElement(0, value); }
 
-                        /// <summary>Element [1]: the attention probabilities, [batch, 14, seq, positions]; settable.</summary>
+                        /// <summary>Element [1]: the attention probabilities, [batch, 14, seq, past+seq]; settable.</summary>
+                        [global::NnSight.Shape("[batch, 14, seq, past+seq]")]
                         public global::NnSight.TensorProxy Weights { get => Element(1); set => SetElement(1, value); }
 
-                        /// <summary>Element [2]: the (key, value) of this layer, each [batch, 2, positions, 64]; settable.</summary>
+                        /// <summary>Element [2]: the (key, value) of this layer, each [batch, 2, past+seq, 64]; settable.</summary>
+                        [global::NnSight.Shape("([batch, 2, past+seq, 64], [batch, 2, past+seq, 64])")]
                         public global::NnSight.TupleProxy Present { get => new global::NnSight.TupleProxy(Element(2)); set => SetElement(2, value); }
                     }
 
@@ -228,6 +255,7 @@ namespace Models
                         }
 
                         /// <summary>The output of <c>model.layers.{i}.self_attn.rotary_emb</c> in the current invocation, a tuple: [0] Cos, [1] Sin; settable.</summary>
+                        [global::NnSight.Shape("([batch, seq, 64], [batch, seq, 64])")]
                         public new ModelLayersSelfAttnRotaryEmbOutput Output { get => new(base.Output); set => base.Output = value; }
 
                         /// <summary>The tuple output of <c>model.layers.{i}.self_attn.rotary_emb</c>; each element also has a name.</summary>
@@ -239,9 +267,11 @@ namespace Models
                             }
 
                             /// <summary>Element [0]: cos at each row's position ids, [batch, seq, 64]; settable.</summary>
+                            [global::NnSight.Shape("[batch, seq, 64]")]
                             public global::NnSight.TensorProxy Cos { get => Element(0); set => SetElement(0, value); }
 
                             /// <summary>Element [1]: sin at each row's position ids, [batch, seq, 64]; settable.</summary>
+                            [global::NnSight.Shape("[batch, seq, 64]")]
                             public global::NnSight.TensorProxy Sin { get => Element(1); set => SetElement(1, value); }
                         }
                     }
@@ -259,20 +289,24 @@ namespace Models
                         DownProj = envoy.Child("down_proj");
                     }
 
-                    /// <summary><c>model.layers.{i}.mlp.gate_proj</c>: Linear. Output: [batch, seq, 4864].</summary>
+                    /// <summary><c>model.layers.{i}.mlp.gate_proj</c>: Linear. Output: [batch, seq, 4864]. Input: [batch, seq, 896].</summary>
                     [global::NnSight.Module("mlp.gate_proj", 8, Relative = true)]
+                    [global::NnSight.Shape("[batch, seq, 4864]", Input = "[batch, seq, 896]")]
                     public global::NnSight.Envoy GateProj { get; }
 
-                    /// <summary><c>model.layers.{i}.mlp.act_fn</c>: silu activation. Output: [batch, seq, 4864].</summary>
+                    /// <summary><c>model.layers.{i}.mlp.act_fn</c>: silu activation. Output: [batch, seq, 4864]. Input: [batch, seq, 4864].</summary>
                     [global::NnSight.Module("mlp.act_fn", 9, Relative = true)]
+                    [global::NnSight.Shape("[batch, seq, 4864]", Input = "[batch, seq, 4864]", Elementwise = true)]
                     public global::NnSight.Envoy ActFn { get; }
 
-                    /// <summary><c>model.layers.{i}.mlp.up_proj</c>: Linear. Output: [batch, seq, 4864].</summary>
+                    /// <summary><c>model.layers.{i}.mlp.up_proj</c>: Linear. Output: [batch, seq, 4864]. Input: [batch, seq, 896].</summary>
                     [global::NnSight.Module("mlp.up_proj", 10, Relative = true)]
+                    [global::NnSight.Shape("[batch, seq, 4864]", Input = "[batch, seq, 896]")]
                     public global::NnSight.Envoy UpProj { get; }
 
-                    /// <summary><c>model.layers.{i}.mlp.down_proj</c>: Linear. Output: [batch, seq, 896].</summary>
+                    /// <summary><c>model.layers.{i}.mlp.down_proj</c>: Linear. Output: [batch, seq, 896]. Input: [batch, seq, 4864].</summary>
                     [global::NnSight.Module("mlp.down_proj", 11, Relative = true)]
+                    [global::NnSight.Shape("[batch, seq, 896]", Input = "[batch, seq, 4864]")]
                     public global::NnSight.Envoy DownProj { get; }
                 }
             }
