@@ -133,6 +133,36 @@ internal static class DiagnosticDescriptors
         "'{0}.Value' reads a proxy recorded inside All() or Steps(), which has one value per step: read '{0}.Values'",
         DiagnosticSeverity.Error);
 
+    public static readonly DiagnosticDescriptor ShapeMismatchSetting = Usage(
+        "NNS0111",
+        "Shapes that cannot match",
+        "'{0}' is {1} and cannot be set to {2} ('{3}') for any batch and sequence length: {4}",
+        DiagnosticSeverity.Error);
+
+    public static readonly DiagnosticDescriptor ShapeMismatchSkip = Usage(
+        "NNS0111",
+        "Shapes that cannot match",
+        "'{0}' replaces an output of {1} with {2} ('{3}'), which cannot have its structure for any batch and sequence length: {4}",
+        DiagnosticSeverity.Error);
+
+    public static readonly DiagnosticDescriptor ShapeMismatchOperands = Usage(
+        "NNS0111",
+        "Shapes that cannot match",
+        "'{0}' cannot {1} {2} and {3} for any batch and sequence length: {4}",
+        DiagnosticSeverity.Error);
+
+    public static readonly DiagnosticDescriptor ShapeMismatchCall = Usage(
+        "NNS0111",
+        "Shapes that cannot match",
+        "'{0}' passes {1} to '{2}', which takes {3}, for any batch and sequence length: {4}",
+        DiagnosticSeverity.Error);
+
+    public static readonly DiagnosticDescriptor ShapeMismatchValue = Usage(
+        "NNS0111",
+        "Shapes that cannot match",
+        "'{0}' does not fit {1} for any batch and sequence length: {2}",
+        DiagnosticSeverity.Error);
+
     /// <summary>Finds the descriptor of an id.</summary>
     public static DiagnosticDescriptor ById(string id) => id switch
     {

@@ -18,6 +18,7 @@ public sealed class AllMistakesTests
                 using (var invoker = gen.Invoke("The Eiffel Tower is in the city of"))
                 {
                     var late = model.Transformer.H[{|NNS0101:12|}].Output[0];
+                    {|NNS0111:model.Transformer.H[4].Output[0] = model.Transformer.H[4].Attn.CAttn.Output|};
                     var fifth = model.Transformer.H[5].Output[0];
                     {|NNS0106:model.Transformer.H[3].Output|}[0] = fifth;
                     hidden = model.Transformer.H[^1].Output[0].Save();

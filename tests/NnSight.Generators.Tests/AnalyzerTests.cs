@@ -5,7 +5,7 @@ using NnSight.Generators.Analyzers;
 namespace NnSight.Generators.Tests;
 
 /// <summary>One test class per rule would repeat the same scaffolding; each rule has its own tests here, with markup.</summary>
-public sealed class AnalyzerTests
+public sealed partial class AnalyzerTests
 {
     private const string Header = """
         using System;

@@ -39,6 +39,7 @@ internal static class AnalyzerVerifier
         new GradientWithoutBackwardAnalyzer(),
         new ModuleAccessAfterStopAnalyzer(),
         new ValueOrValuesMismatchAnalyzer(),
+        new ShapeMismatchAnalyzer(),
     ];
 
     /// <summary>What all usage analyzers report on <paramref name="program"/>, which must compile (with the generated models).</summary>

@@ -16,6 +16,8 @@ internal sealed class NnSightTypes
         Model = compilation.GetTypeByMetadataName("NnSight.NnSightModel");
         ModuleAttribute = compilation.GetTypeByMetadataName("NnSight.ModuleAttribute");
         ModuleListAttribute = compilation.GetTypeByMetadataName("NnSight.ModuleListAttribute");
+        TokenIndexer = compilation.GetTypeByMetadataName("NnSight.TokenIndexer");
+        TensorIndex = compilation.GetTypeByMetadataName("TorchSharp.torch+TensorIndex");
     }
 
     public INamedTypeSymbol? Envoy { get; }
@@ -35,6 +37,12 @@ internal sealed class NnSightTypes
     public INamedTypeSymbol? ModuleAttribute { get; }
 
     public INamedTypeSymbol? ModuleListAttribute { get; }
+
+    /// <summary><c>proxy.Token</c>'s indexer type.</summary>
+    public INamedTypeSymbol? TokenIndexer { get; }
+
+    /// <summary>TorchSharp's <c>TensorIndex</c>, the parameter type of proxies' index syntax.</summary>
+    public INamedTypeSymbol? TensorIndex { get; }
 
     /// <summary>The types, or null when the compilation does not reference the NnSight runtime.</summary>
     public static NnSightTypes? From(Compilation compilation)
