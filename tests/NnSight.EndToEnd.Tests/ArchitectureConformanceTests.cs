@@ -15,8 +15,9 @@ namespace NnSight.EndToEnd.Tests;
 /// <summary>
 /// Each implemented architecture against its generated typed tree on a tiny checkpoint: every <c>[Module]</c> and
 /// <c>[ModuleList]</c> path is a module of the model and every module of the model is typed; the forward order the
-/// attributes give (what NNS0106 compares) is the order in which module outputs complete, at every step; and the shape
-/// rules give every module's output and inputs as proxies report them before the run and as the run produces them.
+/// attributes give (what NNS0106 compares) is the order in which module outputs complete, at every step; the shape
+/// rules give every module's output and inputs as proxies report them before the run and as the run produces them;
+/// and the <c>[Shape]</c> metadata (what NNS0111 reads), with the pass's sizes put in, says the same as the rules.
 /// </summary>
 public sealed class ArchitectureConformanceTests
 {
@@ -100,12 +101,14 @@ internal static class Conformance
     private sealed record Scenario(string Name, long[][][] Invocations, int Steps, bool Generate);
 
     /// <summary>What the shape rules say of one module value of one invocation at one step, and its proxy.</summary>
-    private sealed record Expectation(string Path, int Invocation, int Step, bool IsOutput, ValueShape? Rule, TensorProxy Proxy, string Label);
+    private sealed record Expectation(string Path, int Invocation, int Step, bool IsOutput, ValueShape? Rule, TensorProxy Proxy, string Label,
+        string? Metadata, ForwardShape Forward);
 
     public static void Check(LanguageModel model)
     {
         var tree = TypedTree.Read(model);
         tree.AssertDescribes(model);
+        tree.AssertShapesAgree(model);
         foreach (var scenario in Scenarios)
         {
             Run(model, tree, scenario);
@@ -134,11 +137,11 @@ internal static class Conformance
                     }
                     // The prompt pass computes every padded position; each later step one position over the cache.
                     var forward = step == 0 ? new ForwardShape(rows.Length, padded, 0) : new ForwardShape(rows.Length, 1, padded + step - 1);
-                    foreach (var (path, envoy) in tree.Modules.Select(module => (module.Path, module.Envoy)).Prepend(("", model.Root)))
+                    foreach (var (path, envoy, shape) in tree.Modules.Select(module => (module.Path, module.Envoy, module.Shape)).Prepend(("", model.Root, tree.RootShape)))
                     {
                         var label = $"{scenario.Name}, invocation {invocation}, step {step}: {(path.Length == 0 ? "the model" : path)}";
-                        expectations.Add(new(path, invocation, step, true, rules.Output(path, forward), envoy.Output, label + ".Output"));
-                        expectations.Add(new(path, invocation, step, false, rules.Inputs(path, forward), envoy.Inputs, label + ".Inputs"));
+                        expectations.Add(new(path, invocation, step, true, rules.Output(path, forward), envoy.Output, label + ".Output", shape?.Shape, forward));
+                        expectations.Add(new(path, invocation, step, false, rules.Inputs(path, forward), envoy.Inputs, label + ".Inputs", shape?.Input, forward));
                     }
                 }
             }
@@ -159,6 +162,16 @@ internal static class Conformance
         }
 
         var batch = scenario.Invocations.Sum(rows => rows.Length);
+        foreach (var expectation in expectations.Where(expectation => expectation.Metadata is not null))
+        {
+            var forward = expectation.Forward;
+            var metadata = SymbolicShapeText.Instantiate(expectation.Metadata!, forward.Rows, forward.Positions, forward.PastPositions);
+            var rule = SymbolicShapeText.Of(expectation.IsOutput ? expectation.Rule : (expectation.Rule as TupleShape)?.Elements[0]);
+            if (metadata != rule)
+            {
+                mismatches.Add($"{expectation.Label}: [Shape] gives {metadata} ({expectation.Metadata}), the rules {rule}.");
+            }
+        }
         foreach (var expectation in expectations)
         {
             var call = calls.Of(expectation.Path)[expectation.Step];
@@ -234,8 +247,8 @@ internal static class ValueShapes
     };
 }
 
-/// <summary>A typed module: its path, its absolute forward order, and its typed envoy.</summary>
-internal sealed record TypedModule(string Path, int Order, Envoy Envoy);
+/// <summary>A typed module: its path, its absolute forward order, its typed envoy, and its member's <c>[Shape]</c>.</summary>
+internal sealed record TypedModule(string Path, int Order, Envoy Envoy, ShapeAttribute? Shape);
 
 /// <summary>
 /// The generated tree of a typed model, read from its <c>[Module]</c> and <c>[ModuleList]</c> attributes as
@@ -253,6 +266,9 @@ internal sealed class TypedTree
 
     public IReadOnlyList<TypedModule> Modules => _modules;
 
+    /// <summary>The <c>[Shape]</c> of the typed model's own <c>Output</c>.</summary>
+    public ShapeAttribute? RootShape { get; private set; }
+
     public IReadOnlyList<string> ListPaths => [.. _lists.Select(list => list.Path).Order(StringComparer.Ordinal)];
 
     /// <summary>The typed paths by forward order.</summary>
@@ -260,15 +276,45 @@ internal sealed class TypedTree
 
     public static TypedTree Read(LanguageModel model)
     {
-        var tree = new TypedTree();
+        var tree = new TypedTree { RootShape = OutputShape(model) };
         tree.Walk(model, element: null, elementBase: 0);
         return tree;
+    }
+
+    /// <summary>
+    /// Every module has a <c>[Shape]</c>; a typed envoy's own <c>Output</c> carries its member's shape; and the
+    /// elements of a typed tuple output (in declaration order, as generated) carry the tuple's elements.
+    /// </summary>
+    public void AssertShapesAgree(LanguageModel model)
+    {
+        Assert.NotNull(RootShape);
+        AssertElements(model.GetType(), RootShape.Shape);
+        foreach (var module in _modules)
+        {
+            Assert.True(module.Shape is not null, $"{module.Path} has no [Shape].");
+            if (OutputShape(module.Envoy) is { } typed)
+            {
+                Assert.Equal(module.Shape.Shape, typed.Shape);
+                AssertElements(module.Envoy.GetType(), typed.Shape);
+            }
+        }
+    }
+
+    private static ShapeAttribute? OutputShape(object owner) =>
+        owner.GetType().GetProperty("Output", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly)?.GetCustomAttribute<ShapeAttribute>();
+
+    private static void AssertElements(Type owner, string tuple)
+    {
+        var outputType = owner.GetProperty("Output", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly)!.PropertyType;
+        var elements = outputType.GetProperties(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly)
+            .OrderBy(property => property.MetadataToken).Select(property => property.GetCustomAttribute<ShapeAttribute>()?.Shape);
+        Assert.Equal(SymbolicShapeText.Elements(tuple), elements);
     }
 
     /// <summary>Every typed path is the model's module there, every module of the model is typed, and orders are 0..n−1.</summary>
     public void AssertDescribes(LanguageModel model)
     {
-        foreach (var (path, _, envoy) in _modules)
+        foreach (var (path, _, envoy, _) in _modules)
         {
             Assert.Same(model.ModuleAt(path), envoy.Module);
             Assert.Same(envoy.Module, model.Envoy(path).Module);
@@ -293,7 +339,7 @@ internal sealed class TypedTree
             {
                 Assert.Equal(element is not null, module.Relative);
                 var envoy = (Envoy)property.GetValue(owner)!;
-                Add(envoy, Join(element, module.Path), (module.Relative ? elementBase : 0) + module.Order);
+                Add(envoy, Join(element, module.Path), (module.Relative ? elementBase : 0) + module.Order, property.GetCustomAttribute<ShapeAttribute>());
                 Walk(envoy, element, elementBase);
             }
             else if (property.GetCustomAttribute<ModuleListAttribute>() is { } list)
@@ -307,17 +353,17 @@ internal sealed class TypedTree
                 for (var index = 0; index < elements.Count; index++)
                 {
                     var start = first + index * list.Stride;
-                    Add(elements[index], $"{path}.{index}", start + list.Stride - 1);
+                    Add(elements[index], $"{path}.{index}", start + list.Stride - 1, property.GetCustomAttribute<ShapeAttribute>());
                     Walk(elements[index], $"{path}.{index}", start);
                 }
             }
         }
     }
 
-    private void Add(Envoy envoy, string path, int order)
+    private void Add(Envoy envoy, string path, int order, ShapeAttribute? shape)
     {
         Assert.Equal(path, envoy.Path);
-        _modules.Add(new TypedModule(path, order, envoy));
+        _modules.Add(new TypedModule(path, order, envoy, shape));
     }
 
     private static string Join(string? element, string path) => element is null ? path : $"{element}.{path}";
