@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using NnSight.Models;
@@ -109,10 +110,48 @@ internal static class Conformance
         var tree = TypedTree.Read(model);
         tree.AssertDescribes(model);
         tree.AssertShapesAgree(model);
+        CheckCalls(model, tree);
         foreach (var scenario in Scenarios)
         {
             Run(model, tree, scenario);
         }
+    }
+
+    /// <summary>
+    /// What NNS0111 assumes of <c>Call(x)</c>, on every module that takes one tensor of a known width: an
+    /// <c>Elementwise</c> module keeps any shape, every other one refuses another width, and maps <c>[2, width]</c> and
+    /// <c>[2, 3, width]</c> to the same leading sizes with its output's last size.
+    /// </summary>
+    private static void CheckCalls(LanguageModel model, TypedTree tree)
+    {
+        using var noGrad = no_grad();
+        var dtype = model.Module.parameters().First().dtype;
+        foreach (var module in tree.Modules.Where(module => module.Shape?.Input is not null))
+        {
+            if (module.Envoy.Module is not nn.Module<Tensor, Tensor> single
+                || !long.TryParse(module.Shape!.Input!.Trim('[', ']').Split(", ")[^1], NumberStyles.None, CultureInfo.InvariantCulture, out var width))
+            {
+                continue;
+            }
+            var output = SymbolicShapeText.Instantiate(module.Shape.Shape, 2, 3, 0).Trim('[', ']').Split(", ")[^1];
+            using var wider = randn(2, width + 1, dtype: dtype);
+            if (module.Shape.Elementwise)
+            {
+                using var kept = single.call(wider);
+                Assert.Equal(wider.shape, kept.shape);
+                continue;
+            }
+            Assert.ThrowsAny<Exception>(() => single.call(wider).Dispose());
+            foreach (long[] leading in new[] { new long[] { 2 }, [2, 3] })
+            {
+                using var input = randn([.. leading, width], dtype: dtype);
+                using var result = single.call(input);
+                Assert.True(result.shape.SequenceEqual([.. leading, long.Parse(output, CultureInfo.InvariantCulture)]),
+                    $"{module.Path}.Call({Shapes(input.shape)}) gave {Shapes(result.shape)}.");
+            }
+        }
+
+        static string Shapes(long[] dims) => "[" + string.Join(", ", dims) + "]";
     }
 
     private static void Run(LanguageModel model, TypedTree tree, Scenario scenario)
