@@ -88,7 +88,7 @@ public sealed partial class LanguageModelGenerator
         {
             foreach (var module in modules)
             {
-                var input = shapes && module.List is null && module.InputShape is { } inputShape ? $" Input: {inputShape}." : "";
+                var input = !shapes || module.InputShape is not { } inputShape ? "" : module.List is null ? $" Input: {inputShape}." : $" Input of each: {inputShape}.";
                 writer.Line($"/// <summary><c>{Xml(module.DocumentationPath)}</c>: {Xml(module.Kind)}. {Xml(OutputText(module) + input)}</summary>");
                 var relative = module.IsRelative ? ", Relative = true" : "";
                 writer.Line(module.List is { } list

@@ -115,7 +115,7 @@ namespace Models
             [global::NnSight.Shape("[batch, seq, 1280]", Input = "[batch, seq, 1280]", Elementwise = true)]
             public global::NnSight.Envoy Drop { get; }
 
-            /// <summary><c>transformer.h</c>: ModuleList of 36 GPT2Block. 36 modules; index with [i] or [^i].</summary>
+            /// <summary><c>transformer.h</c>: ModuleList of 36 GPT2Block. 36 modules; index with [i] or [^i]. Input of each: [batch, seq, 1280].</summary>
             [global::NnSight.ModuleList("transformer.h", 36, 3, 13)]
             [global::NnSight.Shape("([batch, seq, 1280], ([batch, 20, past+seq, 64], [batch, 20, past+seq, 64]))", Input = "[batch, seq, 1280]")]
             public global::NnSight.EnvoyList<TransformerHEnvoy> H { get; }

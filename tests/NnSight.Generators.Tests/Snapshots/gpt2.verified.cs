@@ -115,7 +115,7 @@ namespace Models
             [global::NnSight.Shape("[batch, seq, 768]", Input = "[batch, seq, 768]", Elementwise = true)]
             public global::NnSight.Envoy Drop { get; }
 
-            /// <summary><c>transformer.h</c>: ModuleList of 12 GPT2Block. 12 modules; index with [i] or [^i].</summary>
+            /// <summary><c>transformer.h</c>: ModuleList of 12 GPT2Block. 12 modules; index with [i] or [^i]. Input of each: [batch, seq, 768].</summary>
             [global::NnSight.ModuleList("transformer.h", 12, 3, 13)]
             [global::NnSight.Shape("([batch, seq, 768], ([batch, 12, past+seq, 64], [batch, 12, past+seq, 64]))", Input = "[batch, seq, 768]")]
             public global::NnSight.EnvoyList<TransformerHEnvoy> H { get; }

@@ -103,7 +103,7 @@ namespace Models
             [global::NnSight.Shape("[batch, seq, 8192]", Input = "[batch, seq]")]
             public global::NnSight.Envoy EmbedTokens { get; }
 
-            /// <summary><c>model.layers</c>: ModuleList of 80 LlamaDecoderLayer. 80 modules; index with [i] or [^i].</summary>
+            /// <summary><c>model.layers</c>: ModuleList of 80 LlamaDecoderLayer. 80 modules; index with [i] or [^i]. Input of each: [batch, seq, 8192].</summary>
             [global::NnSight.ModuleList("model.layers", 80, 1, 14)]
             [global::NnSight.Shape("([batch, seq, 8192], ([batch, 8, past+seq, 128], [batch, 8, past+seq, 128]))", Input = "[batch, seq, 8192]")]
             public global::NnSight.EnvoyList<ModelLayersEnvoy> Layers { get; }

@@ -103,7 +103,7 @@ namespace Models
             [global::NnSight.Shape("[batch, seq, 4096]", Input = "[batch, seq]")]
             public global::NnSight.Envoy EmbedTokens { get; }
 
-            /// <summary><c>model.layers</c>: ModuleList of 32 LlamaDecoderLayer. 32 modules; index with [i] or [^i].</summary>
+            /// <summary><c>model.layers</c>: ModuleList of 32 LlamaDecoderLayer. 32 modules; index with [i] or [^i]. Input of each: [batch, seq, 4096].</summary>
             [global::NnSight.ModuleList("model.layers", 32, 1, 14)]
             [global::NnSight.Shape("([batch, seq, 4096], ([batch, 8, past+seq, 128], [batch, 8, past+seq, 128]))", Input = "[batch, seq, 4096]")]
             public global::NnSight.EnvoyList<ModelLayersEnvoy> Layers { get; }

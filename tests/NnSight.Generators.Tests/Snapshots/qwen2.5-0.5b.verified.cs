@@ -103,7 +103,7 @@ namespace Models
             [global::NnSight.Shape("[batch, seq, 896]", Input = "[batch, seq]")]
             public global::NnSight.Envoy EmbedTokens { get; }
 
-            /// <summary><c>model.layers</c>: ModuleList of 24 Qwen2DecoderLayer. 24 modules; index with [i] or [^i].</summary>
+            /// <summary><c>model.layers</c>: ModuleList of 24 Qwen2DecoderLayer. 24 modules; index with [i] or [^i]. Input of each: [batch, seq, 896].</summary>
             [global::NnSight.ModuleList("model.layers", 24, 1, 14)]
             [global::NnSight.Shape("([batch, seq, 896], ([batch, 2, past+seq, 64], [batch, 2, past+seq, 64]))", Input = "[batch, seq, 896]")]
             public global::NnSight.EnvoyList<ModelLayersEnvoy> Layers { get; }
