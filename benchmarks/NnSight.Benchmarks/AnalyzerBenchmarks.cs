@@ -10,7 +10,8 @@ namespace NnSight.Benchmarks;
 
 /// <summary>
 /// The seven usage analyzers on a 2,000-line file of traces (100 methods of 20 lines: saves, patches, generation with
-/// Next(), reads after the run) against the generated GPT-2 class.
+/// Next(), reads after the run) against the generated GPT-2 class, and the same with the shape rule NNS0111, whose
+/// cost is the difference. <see cref="AnalyzerTimes"/> reports each analyzer's own time as Roslyn measures it.
 /// </summary>
 [MemoryDiagnoser(displayGenColumns: false)]
 public class AnalyzerBenchmarks
@@ -46,6 +47,8 @@ public class AnalyzerBenchmarks
         new LocalCodeInRemoteTraceAnalyzer(),
     ];
 
+    private static readonly ImmutableArray<DiagnosticAnalyzer> WithShapes = Analyzers.Add(new ShapeMismatchAnalyzer());
+
     private CSharpCompilation _compilation = null!;
 
     [GlobalSetup]
@@ -65,7 +68,7 @@ public class AnalyzerBenchmarks
             references, new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
         var lines = source.ToString().Count(c => c == '\n');
         var errors = _compilation.GetDiagnostics().Where(diagnostic => diagnostic.Severity == DiagnosticSeverity.Error).ToList();
-        if (lines < 2000 || errors.Count > 0 || Analyze().Length > 0)
+        if (lines < 2000 || errors.Count > 0 || Analyze(WithShapes).Length > 0)
         {
             throw new InvalidOperationException($"The benchmark file has {lines} lines, {errors.Count} errors ({errors.FirstOrDefault()}) and must be clean.");
         }
@@ -80,8 +83,47 @@ public class AnalyzerBenchmarks
     public ImmutableArray<Diagnostic> CompileAndAnalyze() =>
         _compilation.Clone().WithAnalyzers(Analyzers).GetAllDiagnosticsAsync().GetAwaiter().GetResult();
 
-    private ImmutableArray<Diagnostic> Analyze() =>
-        _compilation.WithAnalyzers(Analyzers).GetAnalyzerDiagnosticsAsync().GetAwaiter().GetResult();
+    /// <summary>The compiler, the seven analyzers and NNS0111 on a fresh copy.</summary>
+    [Benchmark(Description = "compiler + 7 analyzers + NNS0111, 2,000 lines")]
+    public ImmutableArray<Diagnostic> CompileAndAnalyzeShapes() =>
+        _compilation.Clone().WithAnalyzers(WithShapes).GetAllDiagnosticsAsync().GetAwaiter().GetResult();
+
+    /// <summary>
+    /// Each analyzer's own execution time on the benchmark file, as Roslyn's telemetry measures it (concurrent
+    /// execution off, so no time is shared out): the median over <paramref name="rounds"/> fresh copies after five
+    /// warm-up rounds, so a busy machine's slow rounds count less than in a mean.
+    /// </summary>
+    public static void AnalyzerTimes(int rounds)
+    {
+        var benchmark = new AnalyzerBenchmarks();
+        benchmark.Setup();
+        var times = WithShapes.ToDictionary(analyzer => analyzer, _ => new List<double>());
+        for (var round = -5; round < rounds; round++)
+        {
+            var options = new CompilationWithAnalyzersOptions(new AnalyzerOptions([]), null, concurrentAnalysis: false, logAnalyzerExecutionTime: true);
+            var analyzed = benchmark._compilation.Clone().WithAnalyzers(WithShapes, options);
+            analyzed.GetAnalyzerDiagnosticsAsync().GetAwaiter().GetResult();
+            foreach (var analyzer in WithShapes.Where(_ => round >= 0))
+            {
+                times[analyzer].Add(analyzed.GetAnalyzerTelemetryInfoAsync(analyzer, CancellationToken.None).GetAwaiter().GetResult().ExecutionTime.TotalMilliseconds);
+            }
+        }
+        foreach (var (analyzer, values) in times)
+        {
+            Console.WriteLine($"{analyzer.GetType().Name,-36} {Median(values),8:F1} ms");
+        }
+        var totals = Enumerable.Range(0, rounds).Select(round => times.Values.Sum(values => values[round])).ToList();
+        Console.WriteLine($"{"all",-36} {Median(totals),8:F1} ms per compilation of the 2,000-line file (median of {rounds})");
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    private ImmutableArray<Diagnostic> Analyze(ImmutableArray<DiagnosticAnalyzer> analyzers) =>
+        _compilation.WithAnalyzers(analyzers).GetAnalyzerDiagnosticsAsync().GetAwaiter().GetResult();
 
     private static string Root()
     {

@@ -17,6 +17,9 @@ switch (args)
     case ["convert-once", var folder]:
         NnSight.Benchmarks.LoadingBenchmark.ConvertOnce(folder);
         return;
+    case ["analyzer-times", var rounds]:
+        NnSight.Benchmarks.AnalyzerBenchmarks.AnalyzerTimes(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
+        return;
     case ["alternate", var rounds]:
         NnSight.Benchmarks.AlternatingRatios.Run(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
         return;

@@ -176,6 +176,11 @@ public sealed partial class AnalyzerTests
                 var grown = model.Transformer.H[0].Output[0];
                 grown = grown * 2;
                 var grownSum = grown + width;
+                var byReference = model.Transformer.H[0].Output[0];
+                Widen(ref byReference, model);
+                var widened = byReference + width;
+                var (values, indices) = model.LmHead.Output.topk(3);
+                var top = values + width;
                 TensorProxy steering = TorchSharp.torch.zeros(3072);
                 model.Transformer.H[2].Output[0] = steering;
                 model.Transformer.H[2].Output[0] = model.Transformer.H[2].Output[0] + TorchSharp.torch.ones(5);
@@ -195,6 +200,8 @@ public sealed partial class AnalyzerTests
             static TensorProxy Helper(ModelGpt2 model) => model.Transformer.H[0].Mlp.CFc.Output;
 
             static void Set(ModelGpt2 model, TensorProxy value) => model.Transformer.H[0].Output[0] = value;
+
+            static void Widen(ref TensorProxy value, ModelGpt2 model) => value = model.Transformer.H[0].Mlp.CFc.Output;
             """);
 
     [Fact]

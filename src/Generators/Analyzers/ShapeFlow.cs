@@ -2,6 +2,8 @@ using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
 
 namespace NnSight.Generators.Analyzers;
@@ -32,19 +34,21 @@ internal sealed class ShapeFlow
 
     private readonly NnSightTypes _types;
     private readonly ShapeMetadata _metadata;
-    private readonly IOperation _root;
     private readonly Dictionary<IOperation, Outcome> _outcomes = [];
     private readonly Dictionary<ILocalSymbol, SymbolicShape?> _locals = new(SymbolEqualityComparer.Default);
     private readonly Dictionary<ILocalSymbol, ModuleShapes?> _envoyLocals = new(SymbolEqualityComparer.Default);
     private readonly HashSet<ILocalSymbol> _inProgress = new(SymbolEqualityComparer.Default);
-    private Dictionary<ILocalSymbol, List<IOperation>?>? _writes;
+    private readonly Dictionary<ILocalSymbol, List<IOperation>?> _writes = new(SymbolEqualityComparer.Default);
+    private readonly IEnumerable<SyntaxNode> _body;
+    private HashSet<string>? _byReference;
     private int _depth;
 
-    public ShapeFlow(NnSightTypes types, ShapeMetadata metadata, IOperation root)
+    /// <summary>A flow over the body whose syntax is <paramref name="body"/>.</summary>
+    public ShapeFlow(NnSightTypes types, ShapeMetadata metadata, IEnumerable<SyntaxNode> body)
     {
         _types = types;
         _metadata = metadata;
-        _root = root;
+        _body = body;
     }
 
     /// <summary>Whether <paramref name="operation"/> is one the flow can judge (cheap: symbols only, no shapes).</summary>
@@ -217,42 +221,59 @@ internal sealed class ShapeFlow
         return shape;
     }
 
-    /// <summary>The values assigned to <paramref name="local"/> in the body; null when it is also written otherwise (ref, out, +=, deconstruction).</summary>
+    /// <summary>
+    /// The values assigned to <paramref name="local"/> in the body; null when it is also written otherwise (+=,
+    /// deconstruction, or passed by <c>ref</c>/<c>out</c>, which the body's syntax tells by name, once per body).
+    /// </summary>
     private List<IOperation>? Writes(ILocalSymbol local)
     {
-        if (_writes is null)
-        {
-            _writes = new Dictionary<ILocalSymbol, List<IOperation>?>(SymbolEqualityComparer.Default);
-            foreach (var operation in _root.DescendantsAndSelf())
+        _byReference ??= new HashSet<string>(_body.Where(MayPassByReference).SelectMany(syntax => syntax.DescendantNodes())
+            .Select(node => node switch
             {
-                switch (operation)
-                {
-                    case IVariableDeclaratorOperation { Initializer.Value: { } value } declarator:
-                        Add(declarator.Symbol, value);
-                        break;
-                    case ISimpleAssignmentOperation { Target: ILocalReferenceOperation target } assignment:
-                        Add(target.Local, assignment.Value);
-                        break;
-                    case ICompoundAssignmentOperation { Target: ILocalReferenceOperation target }:
-                        _writes[target.Local] = null;
-                        break;
-                    case IIncrementOrDecrementOperation { Target: ILocalReferenceOperation target }:
-                        _writes[target.Local] = null;
-                        break;
-                    case IDeconstructionAssignmentOperation deconstruction:
-                        Untrack(deconstruction.Target);
-                        break;
-                    case IArgumentOperation { Parameter.RefKind: RefKind.Ref or RefKind.Out } argument:
-                        Untrack(argument.Value);
-                        break;
-                }
-            }
+                ArgumentSyntax { RefKindKeyword.RawKind: (int)SyntaxKind.RefKeyword or (int)SyntaxKind.OutKeyword, Expression: IdentifierNameSyntax name } => name.Identifier.ValueText,
+                RefExpressionSyntax { Expression: IdentifierNameSyntax name } => name.Identifier.ValueText,
+                _ => null,
+            })
+            .OfType<string>(), System.StringComparer.Ordinal);
+        return !_byReference.Contains(local.Name) && _writes.TryGetValue(local, out var writes) ? writes : null;
+    }
+
+    /// <summary>Whether the text of <paramref name="syntax"/> has <c>ref</c> or <c>out</c> at all (a quick test before walking it).</summary>
+    private static bool MayPassByReference(SyntaxNode syntax)
+    {
+        var text = syntax.SyntaxTree.GetText().ToString(syntax.Span);
+        return text.IndexOf("ref ", System.StringComparison.Ordinal) >= 0 || text.IndexOf("out ", System.StringComparison.Ordinal) >= 0;
+    }
+
+    /// <summary>
+    /// Notes what <paramref name="operation"/> writes into locals, for <see cref="Writes"/>: every operation of the body
+    /// that assigns a local passes here before any shape is asked for (the analyzer collects them as the driver visits
+    /// the body, and asks at its end).
+    /// </summary>
+    public void NoteWrite(IOperation operation)
+    {
+        switch (operation)
+        {
+            case IVariableDeclaratorOperation { Initializer.Value: { } value } declarator:
+                Add(declarator.Symbol, value);
+                break;
+            case ISimpleAssignmentOperation { Target: ILocalReferenceOperation target } assignment:
+                Add(target.Local, assignment.Value);
+                break;
+            case ICompoundAssignmentOperation { Target: ILocalReferenceOperation target }:
+                _writes[target.Local] = null;
+                break;
+            case IIncrementOrDecrementOperation { Target: ILocalReferenceOperation target }:
+                _writes[target.Local] = null;
+                break;
+            case IDeconstructionAssignmentOperation deconstruction:
+                Untrack(deconstruction.Target);
+                break;
         }
-        return _writes.TryGetValue(local, out var writes) ? writes : null;
 
         void Add(ILocalSymbol target, IOperation value)
         {
-            if (!_writes!.TryGetValue(target, out var list))
+            if (!_writes.TryGetValue(target, out var list))
             {
                 _writes[target] = [value];
             }
@@ -266,10 +287,20 @@ internal sealed class ShapeFlow
         {
             foreach (var reference in target.DescendantsAndSelf().OfType<ILocalReferenceOperation>())
             {
-                _writes![reference.Local] = null;
+                _writes[reference.Local] = null;
             }
         }
     }
+
+    /// <summary>The operation kinds <see cref="NoteWrite"/> reads (<c>ref</c> and <c>out</c> are found in the syntax, see <see cref="Writes"/>).</summary>
+    public static ImmutableArray<OperationKind> WriteKinds { get; } = ImmutableArray.Create(
+        OperationKind.VariableDeclarator, OperationKind.SimpleAssignment, OperationKind.CompoundAssignment, OperationKind.Increment,
+        OperationKind.Decrement, OperationKind.DeconstructionAssignment);
+
+    /// <summary>The operation kinds <see cref="IsCandidate"/> may accept.</summary>
+    public static ImmutableArray<OperationKind> CandidateKinds { get; } = ImmutableArray.Create(
+        OperationKind.Binary, OperationKind.Unary, OperationKind.CompoundAssignment, OperationKind.Invocation, OperationKind.PropertyReference,
+        OperationKind.SimpleAssignment);
 
     /// <summary><c>x[k]</c>: element k of a tuple, or row k of a tensor (<c>^k</c> from the end).</summary>
     private Outcome Element(IPropertyReferenceOperation element)
@@ -745,7 +776,8 @@ internal sealed class ShapeFlow
         return operation;
     }
 
-    private static bool IsProxy(ITypeSymbol? type, NnSightTypes types) => NnSightTypes.Is(type, types.TensorProxy);
+    /// <summary>Whether <paramref name="type"/> is <c>TensorProxy</c> (a sealed class, so no base type needs a look).</summary>
+    private static bool IsProxy(ITypeSymbol? type, NnSightTypes types) => SymbolEqualityComparer.Default.Equals(type, types.TensorProxy);
 
     private static bool IsNumber(ITypeSymbol? type) =>
         type?.SpecialType is SpecialType.System_Double or SpecialType.System_Single or SpecialType.System_Int32 or SpecialType.System_Int64

@@ -1,6 +1,7 @@
+using System.Collections.Generic;
+using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
-using Microsoft.CodeAnalysis.Operations;
 
 namespace NnSight.Generators.Analyzers;
 
@@ -13,6 +14,8 @@ namespace NnSight.Generators.Analyzers;
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class ShapeMismatchAnalyzer : NnSightAnalyzer
 {
+    private static readonly OperationKind[] NotedKinds = [.. ShapeFlow.WriteKinds.Concat(ShapeFlow.CandidateKinds).Distinct()];
+
     /// <summary>Creates the analyzer of its rule.</summary>
     public ShapeMismatchAnalyzer() : base(DiagnosticDescriptors.ShapeMismatchSetting, DiagnosticDescriptors.ShapeMismatchSkip,
         DiagnosticDescriptors.ShapeMismatchOperands, DiagnosticDescriptors.ShapeMismatchCall, DiagnosticDescriptors.ShapeMismatchValue)
@@ -22,29 +25,49 @@ public sealed class ShapeMismatchAnalyzer : NnSightAnalyzer
     /// <inheritdoc />
     private protected override void Register(CompilationStartAnalysisContext start, NnSightTypes types)
     {
-        if (ShapeMetadata.From(start.Compilation) is { } metadata && types.TupleProxy is not null)
+        if (ShapeMetadata.From(start.Compilation) is not { } metadata || types.TupleProxy is null)
         {
-            start.RegisterOperationBlockAction(block => Analyze(block, types, metadata));
+            return;
         }
+        // One flow per body. The driver visits the body's operations once for every analyzer: the flow notes the
+        // writes of locals and the operations to judge as they come, and judges them when the body ends, when every
+        // write is known.
+        start.RegisterOperationBlockStartAction(block =>
+        {
+            var body = new Body(new ShapeFlow(types, metadata, block.OperationBlocks.Select(operation => operation.Syntax)));
+            block.RegisterOperationAction(operation => body.Note(operation.Operation, types), NotedKinds);
+            block.RegisterOperationBlockEndAction(body.Report);
+        });
     }
 
-    /// <summary>Judges every candidate operation of each body, with one flow (and its cache of shapes) per body.</summary>
-    private static void Analyze(OperationBlockAnalysisContext context, NnSightTypes types, ShapeMetadata metadata)
+    /// <summary>The operations of one body to judge, in the order the driver visited them, and its flow.</summary>
+    private sealed class Body(ShapeFlow flow)
     {
-        foreach (var block in context.OperationBlocks)
+        private readonly List<IOperation> _candidates = [];
+
+        public void Note(IOperation operation, NnSightTypes types)
         {
-            ShapeFlow? flow = null;
-            foreach (var operation in block.DescendantsAndSelf())
+            lock (_candidates)
             {
-                if (!ShapeFlow.IsCandidate(operation, types))
+                flow.NoteWrite(operation);
+                if (ShapeFlow.IsCandidate(operation, types))
                 {
-                    continue;
+                    _candidates.Add(operation);
                 }
-                context.CancellationToken.ThrowIfCancellationRequested();
-                flow ??= new ShapeFlow(types, metadata, block);
-                if (flow.ProblemOf(operation) is { } problem)
+            }
+        }
+
+        public void Report(OperationBlockAnalysisContext context)
+        {
+            lock (_candidates)
+            {
+                foreach (var operation in _candidates)
                 {
-                    context.ReportDiagnostic(Diagnostic.Create(problem.Descriptor, operation.Syntax.GetLocation(), problem.Arguments));
+                    context.CancellationToken.ThrowIfCancellationRequested();
+                    if (flow.ProblemOf(operation) is { } problem)
+                    {
+                        context.ReportDiagnostic(Diagnostic.Create(problem.Descriptor, operation.Syntax.GetLocation(), problem.Arguments));
+                    }
                 }
             }
         }
