@@ -174,8 +174,13 @@ internal static class ShapeRules
     public static RuleResult Along(SymbolicTensor value, long dim) =>
         Dimension(dim, value.Rank) is null && value.Rank > 0 ? RuleResult.Fails(OutsideDimensions(dim, value.Rank)) : value;
 
+    /// <summary><c>transpose(a, b)</c>; on a 0-d value libtorch accepts 0 and -1, so nothing is judged there.</summary>
     public static RuleResult Transpose(SymbolicTensor value, long first, long second)
     {
+        if (value.Rank == 0)
+        {
+            return RuleResult.Unknown;
+        }
         if (Dimension(first, value.Rank) is not { } a)
         {
             return RuleResult.Fails(OutsideDimensions(first, value.Rank));
