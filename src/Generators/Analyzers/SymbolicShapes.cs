@@ -31,7 +31,7 @@ internal sealed class SymbolicDim : IEquatable<SymbolicDim>
     /// <summary>The numeric factor of the size (the whole size when there are no symbols).</summary>
     public long Factor { get; }
 
-    /// <summary>The run sizes the size is a product of, in the order they were written.</summary>
+    /// <summary>The run sizes the size is a product of, in ordinal order (so equal products are written alike).</summary>
     public ImmutableArray<string> Symbols { get; }
 
     /// <summary>Whether the size is a number.</summary>
@@ -46,7 +46,7 @@ internal sealed class SymbolicDim : IEquatable<SymbolicDim>
 
     /// <summary>The product of two sizes (flattening).</summary>
     public SymbolicDim Times(SymbolicDim other) =>
-        IsKnown && other.IsKnown ? new SymbolicDim(true, Factor * other.Factor, Symbols.AddRange(other.Symbols)) : Unknown;
+        IsKnown && other.IsKnown ? new SymbolicDim(true, Factor * other.Factor, Symbols.AddRange(other.Symbols).Sort(StringComparer.Ordinal)) : Unknown;
 
     /// <summary>
     /// Whether the two sizes may be equal for some run. Two products of run sizes always may (the same name in two
@@ -69,8 +69,7 @@ internal sealed class SymbolicDim : IEquatable<SymbolicDim>
 
     /// <summary>Whether the two sizes are written alike (the same number, or the same product of the same run sizes).</summary>
     public bool Equals(SymbolicDim? other) =>
-        other is not null && IsKnown && other.IsKnown && Factor == other.Factor
-        && Symbols.OrderBy(name => name, StringComparer.Ordinal).SequenceEqual(other.Symbols.OrderBy(name => name, StringComparer.Ordinal));
+        other is not null && IsKnown && other.IsKnown && Factor == other.Factor && Symbols.SequenceEqual(other.Symbols, StringComparer.Ordinal);
 
     public override bool Equals(object? obj) => obj is SymbolicDim other && Equals(other);
 
