@@ -202,6 +202,9 @@ public sealed partial class AnalyzerTests
             static void Set(ModelGpt2 model, TensorProxy value) => model.Transformer.H[0].Output[0] = value;
 
             static void Widen(ref TensorProxy value, ModelGpt2 model) => value = model.Transformer.H[0].Mlp.CFc.Output;
+
+            static void Scale(ModelGpt2 model, int layer, double factor) =>
+                {|NNS0111:model.Transformer.H[layer].Output[0] = model.Transformer.H[layer].Mlp.CFc.Output * factor|};
             """);
 
     [Fact]

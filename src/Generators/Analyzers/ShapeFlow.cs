@@ -100,6 +100,7 @@ internal sealed class ShapeFlow
 
     private Outcome Compute(IOperation operation) => operation switch
     {
+        _ when IsNumber(operation.Type) => SymbolicShape.Scalar,
         IConversionOperation conversion => Conversion(conversion),
         ILocalReferenceOperation local => Local(local.Local),
         IPropertyReferenceOperation property => Property(property),
@@ -109,7 +110,6 @@ internal sealed class ShapeFlow
         IUnaryOperation { OperatorMethod: { } method } unary when IsProxy(method.ContainingType, _types) => SameShape(unary, unary.Operand),
         ISimpleAssignmentOperation assignment => Assignment(assignment),
         ICompoundAssignmentOperation { OperatorMethod: { } method } compound when IsProxy(method.ContainingType, _types) => CompoundAssignment(compound),
-        _ when IsNumber(operation.Type) => SymbolicShape.Scalar,
         _ => default,
     };
 
@@ -119,10 +119,10 @@ internal sealed class ShapeFlow
         {
             // TupleProxy → TensorProxy passes the tuple on; a number becomes a 0-d value; a plain tensor is unknown.
             return NnSightTypes.Is(method.ContainingType, _types.TupleProxy) ? Evaluate(conversion.Operand).Shape
-                : method.Parameters.Length == 1 && IsNumber(method.Parameters[0].Type) ? SymbolicShape.Scalar
+                : IsProxy(conversion.Type, _types) && method.Parameters.Length == 1 && IsNumber(method.Parameters[0].Type) ? SymbolicShape.Scalar
                 : default(Outcome);
         }
-        return IsNumber(conversion.Type) ? SymbolicShape.Scalar : Evaluate(conversion.Operand).Shape;
+        return Evaluate(conversion.Operand).Shape;
     }
 
     private Outcome Property(IPropertyReferenceOperation property)
