@@ -17,6 +17,12 @@ switch (args)
     case ["convert-once", var folder]:
         NnSight.Benchmarks.LoadingBenchmark.ConvertOnce(folder);
         return;
+    case ["side-by-side", var architecture, var rounds]:
+        NnSight.Benchmarks.SideBySide.Run(architecture, int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
+        return;
+    case ["side-by-side-once", var architecture, var folder]:
+        NnSight.Benchmarks.SideBySide.Once(architecture, folder);
+        return;
     case ["alternate", var rounds]:
         NnSight.Benchmarks.AlternatingRatios.Run(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
         return;
