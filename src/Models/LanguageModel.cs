@@ -210,6 +210,7 @@ public class LanguageModel : NnSightModel, IDisposable
     /// <inheritdoc />
     protected internal override Tensor RunForward(TokenBatch batch, ForwardRequest request)
     {
+        using var attention = Module.ObserveAttention(request.AccessedModules);
         using var output = ForwardInCurrentGradMode(batch);
         return output.Logits.alias();
     }
@@ -217,6 +218,7 @@ public class LanguageModel : NnSightModel, IDisposable
     /// <inheritdoc />
     protected internal override Tensor RunGeneration(TokenBatch batch, GenerationOptions options, ForwardRequest request)
     {
+        using var attention = Module.ObserveAttention(request.AccessedModules);
         using var result = Generate(batch, options, LogitsToKeep(request), request.Cancellation);
         return result.Sequences.alias();
     }
