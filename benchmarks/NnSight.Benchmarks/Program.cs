@@ -23,6 +23,9 @@ switch (args)
     case ["side-by-side-once", var architecture, var folder]:
         NnSight.Benchmarks.SideBySide.Once(architecture, folder);
         return;
+    case ["attention", var rounds]:
+        NnSight.Benchmarks.AttentionGain.Run(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
+        return;
     case ["alternate", var rounds]:
         NnSight.Benchmarks.AlternatingRatios.Run(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
         return;
