@@ -46,15 +46,19 @@ internal static class GridFigure
         if (options.ColorLabel is { } colorLabel)
         {
             colorBar.Label = colorLabel;
+            colorBar.LabelStyle.Bold = false;
         }
 
         plot.Axes.Bottom.TickGenerator = new NumericManual([.. Enumerable.Range(0, columns).Select(column => (double)column)], columnLabels);
         plot.Axes.Left.TickGenerator = new NumericManual([.. Enumerable.Range(0, rows).Select(row => Center(row, 0, rows).Y)], rowLabels);
         var rotate = columnLabels.Any(label => label.Length > 3);
+        // About 7 pixels a character; rotated labels need room under the axis for their diagonal.
+        var columnLabelHeight = rotate ? 5 * columnLabels.Max(label => label.Length) + 8 : 14;
         if (rotate)
         {
             plot.Axes.Bottom.TickLabelStyle.Rotation = -45;
             plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
+            plot.Axes.Bottom.MinimumSize = columnLabelHeight + 24;
         }
         plot.Axes.SetLimits(-0.5, columns - 0.5, -0.5, rows - 0.5);
         plot.HideGrid();
@@ -69,6 +73,10 @@ internal static class GridFigure
                     text.Alignment = Alignment.MiddleCenter;
                     text.LabelFontSize = CellFontSize;
                     text.LabelFontColor = Palettes.TextOn(ColorOf(colormap, range, values[row, column]));
+                    if (SansFamily.Value is { } cellFamily)
+                    {
+                        text.LabelFontName = cellFamily;
+                    }
                 }
             }
         }
@@ -88,12 +96,14 @@ internal static class GridFigure
         if (SansFamily.Value is { } family)
         {
             plot.Font.Set(family);
+            plot.Axes.Bottom.TickLabelStyle.FontName = family;
+            plot.Axes.Left.TickLabelStyle.FontName = family;
+            colorBar.Axis.TickLabelStyle.FontName = family;
             colorBar.LabelStyle.FontName = family;
         }
 
-        // Margins for the labels: about 7 pixels a character, more under rotated labels, plus the colour bar.
+        // Margins for the labels and the colour bar.
         var rowLabelWidth = 7 * rowLabels.Max(label => label.Length);
-        var columnLabelHeight = rotate ? (int)(5.5 * columnLabels.Max(label => label.Length)) : 14;
         var width = options.Width ?? 110 + rowLabelWidth + columns * cell.Width + 100;
         var height = options.Height ?? 80 + columnLabelHeight + rows * cell.Height + (options.Title is null ? 0 : 30);
         return new Figure(plot, width, height, rows, columns, value => ColorOf(colormap, range, value));

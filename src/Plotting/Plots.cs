@@ -74,7 +74,7 @@ public static class Plots
             for (var position = 0; position < positions; position++)
             {
                 var token = TokenText.Display(decode(tokenIds[layer * positions + position]));
-                text[layer, position] = $"{Shorten(token)}\n{grid[layer, position].ToString("0.00", CultureInfo.InvariantCulture)}";
+                text[layer, position] = $"{Shorten(token)}\n{Probability(grid[layer, position])}";
             }
         }
         var given = options ?? new FigureOptions();
@@ -142,6 +142,9 @@ public static class Plots
             TensorGrid.Labels(tokens, grid.GetLength(1), nameof(tokens), "key positions"),
             Palettes.Blues, new ScottPlot.Range(0, 1), given, new GridFigure.CellSize(40, 32));
     }
+
+    /// <summary>A probability with two decimals, as nnsight's tutorial shows it; "&lt;0.01" below that.</summary>
+    private static string Probability(double value) => value < 0.005 ? "<0.01" : value.ToString("0.00", CultureInfo.InvariantCulture);
 
     /// <summary>A token cut to 10 characters (with an ellipsis) so it fits its cell.</summary>
     private static string Shorten(string token) => token.Length <= 10 ? token : token[..9] + "…";
