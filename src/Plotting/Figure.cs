@@ -11,14 +11,13 @@ public sealed class Figure : IDisposable
     private readonly int _rows;
     private readonly int _columns;
 
-    internal Figure(Plot plot, int width, int height, int rows, int columns, Func<double, Color> colorOf)
+    internal Figure(Plot plot, int width, int height, int rows, int columns)
     {
         Plot = plot;
         Width = width;
         Height = height;
         _rows = rows;
         _columns = columns;
-        ColorOf = colorOf;
     }
 
     /// <summary>The ScottPlot plot behind the figure.</summary>
@@ -29,9 +28,6 @@ public sealed class Figure : IDisposable
 
     /// <summary>The height in pixels the figure is saved at.</summary>
     public int Height { get; }
-
-    /// <summary>The colour a cell of a given value is painted with.</summary>
-    internal Func<double, Color> ColorOf { get; }
 
     /// <summary>Writes the figure as a PNG file (its folder is created if needed) and returns the file's full path.</summary>
     public string SavePng(string path) => Plot.SavePng(Prepare(path), Width, Height).Path;

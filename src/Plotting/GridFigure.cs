@@ -106,7 +106,7 @@ internal static class GridFigure
         var rowLabelWidth = 7 * rowLabels.Max(label => label.Length);
         var width = options.Width ?? 110 + rowLabelWidth + columns * cell.Width + 100;
         var height = options.Height ?? 80 + columnLabelHeight + rows * cell.Height + (options.Title is null ? 0 : 30);
-        return new Figure(plot, width, height, rows, columns, value => ColorOf(colormap, range, value));
+        return new Figure(plot, width, height, rows, columns);
     }
 
     /// <summary>The colour of <paramref name="value"/>: its place in <paramref name="range"/>, clamped to the ends.</summary>

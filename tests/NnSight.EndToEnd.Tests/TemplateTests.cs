@@ -79,6 +79,27 @@ public sealed class TemplateTests(PackageConsumerTests.ReadmeProject readme)
     }
 
     [Fact]
+    public void The_plotting_and_template_packages_carry_a_readme_and_the_template_is_a_template_package()
+    {
+        _ = readme.TemplateRunOutput;
+        var version = PackageConsumerTests.Property("Directory.Build.props", "Version");
+
+        foreach (var id in new[] { "NnSight.Plotting", "NnSight.Templates" })
+        {
+            using var package = System.IO.Compression.ZipFile.OpenRead(Path.Combine(readme.PackageFolder, $"{id}.{version}.nupkg"));
+            Assert.Contains(package.Entries, entry => entry.FullName == "README.md");
+            using var nuspec = new StreamReader(package.GetEntry($"{id}.nuspec")!.Open());
+            var text = nuspec.ReadToEnd();
+            Assert.Contains("<readme>README.md</readme>", text, StringComparison.Ordinal);
+            if (id == "NnSight.Templates")
+            {
+                Assert.Contains("<packageType name=\"Template\" />", text, StringComparison.Ordinal);
+                Assert.Contains(package.Entries, entry => entry.FullName == "content/nnsight-app/tiny-gpt2/model.safetensors");
+            }
+        }
+    }
+
+    [Fact]
     public void The_template_names_the_versions_the_repository_builds()
     {
         var project = File.ReadAllText(Path.Combine(RepositoryPaths.Root, "src", "Templates", "content", "nnsight-app", "MyStudy.csproj"));
