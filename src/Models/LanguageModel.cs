@@ -251,7 +251,8 @@ public class LanguageModel : NnSightModel, IDisposable
     {
         options.Validate();
         CheckPositions(batch, options.MaxNewTokens);
-        return new GenerationLoop(Module, options, Generation, logitsToKeep).Run(batch, cancellation);
+        using var progress = CountProgress.Start("Generating", (long)options.MaxNewTokens * batch.Rows, "tokens");
+        return new GenerationLoop(Module, options, Generation, logitsToKeep).Run(batch, progress, cancellation);
     }
 
     /// <summary>Generation needs logits for the last position only, unless the graph observes the head or the model output.</summary>

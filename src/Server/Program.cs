@@ -22,6 +22,8 @@ catch (Exception error) when (error is InvalidDataException or IOException)
 }
 
 TorchSharp.torch.set_num_threads(config.TorchThreads);
+// Jobs run concurrently in the background: a generation's progress bar would draw over the server's log, and nobody
+// watches it. Loading the models below still shows its byte bar.
 var models = config.Models.ToDictionary(model => model.Key, model =>
 {
     var loaded = LanguageModel.FromPretrained(model.Value);
@@ -33,6 +35,7 @@ var models = config.Models.ToDictionary(model => model.Key, model =>
     }
     return loaded;
 });
+ProgressBars.Enabled = false;
 
 var builder = WebApplication.CreateSlimBuilder();
 builder.Logging.SetMinimumLevel(LogLevel.Warning);

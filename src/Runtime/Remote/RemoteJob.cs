@@ -66,7 +66,11 @@ public sealed class RemoteJob
         {
             return;
         }
-        var final = FollowUntilFinal();
+        RemoteStatus final;
+        using (var progress = RemoteJobProgress.Start(Id, _settings.Progress))
+        {
+            final = FollowUntilFinal(progress);
+        }
         if (final.Status == RemoteJobStates.Error)
         {
             throw new RemoteException($"Remote job {Id} failed: {final.Message}");
@@ -75,7 +79,7 @@ public sealed class RemoteJob
         _complete(_result);
     }
 
-    private RemoteStatus FollowUntilFinal()
+    private RemoteStatus FollowUntilFinal(RemoteJobProgress progress)
     {
         while (true)
         {
@@ -91,7 +95,7 @@ public sealed class RemoteJob
                         continue;
                     }
                     var status = JsonSerializer.Deserialize<RemoteStatus>(line["data: ".Length..], RemoteProtocol.Json)!;
-                    _settings.Progress?.WriteLine($"[nnsight] {status}");
+                    progress.Report(status);
                     if (RemoteJobStates.IsFinal(status.Status))
                     {
                         return status;
@@ -100,11 +104,12 @@ public sealed class RemoteJob
             }
             catch (Exception error) when (error is IOException or HttpRequestException)
             {
-                _settings.Progress?.WriteLine($"[nnsight] job {Id}: status stream dropped ({error.Message}); reconnecting");
+                progress.Note($"job {Id}: status stream dropped ({error.Message}); reconnecting");
             }
             var current = Status();
             if (RemoteJobStates.IsFinal(current.Status))
             {
+                progress.Report(current);
                 return current;
             }
         }
