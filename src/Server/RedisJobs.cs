@@ -57,6 +57,8 @@ internal sealed partial class RedisJobs : BackgroundService, IJobBackend
         options.ConnectTimeout = 2000;
         options.SyncTimeout = options.AsyncTimeout = 10_000;
         options.ClientName = "nnsight-replica";
+        // A command while Redis is out of reach fails at once (503, and the client tries again) rather than waiting in a backlog.
+        options.BacklogPolicy = BacklogPolicy.FailFast;
         _redis = ConnectionMultiplexer.Connect(options);
         _statusChannel = $"{config.QueueName}:status";
         _submittedChannel = $"{config.QueueName}:submitted";
