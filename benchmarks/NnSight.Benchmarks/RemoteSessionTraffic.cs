@@ -180,7 +180,7 @@ internal static class RemoteSessionTraffic
         }
     }
 
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
         {
@@ -192,7 +192,7 @@ internal static class RemoteSessionTraffic
         throw new InvalidOperationException("Run from inside the repository.");
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -282,7 +282,7 @@ internal sealed partial class RedisJobs : BackgroundService, IJobBackend
         {
             var started = (long)await Db.ScriptEvaluateAsync(RedisScripts.Start, [Hash(id), Events(id)],
                 [_consumer, deliveries, Event(new RemoteStatus(id, RemoteJobStates.Running)),
-                 Event(new RemoteStatus(id, RemoteJobStates.Log, Message: JobExecution.Describe(work) + (deliveries > 1 ? $" (delivery {deliveries})" : ""))),
+                 Event(new RemoteStatus(id, RemoteJobStates.Log, Message: $"{JobExecution.Describe(work)} (replica {_consumer}, delivery {deliveries})")),
                  _statusChannel, id]);
             if (started == 0)
             {
