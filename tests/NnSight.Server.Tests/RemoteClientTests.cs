@@ -157,7 +157,7 @@ public sealed class RemoteClientTests(TinyGpt2Fixture fixture) : IClassFixture<T
         Assert.Equal($"GET {new Uri(server.Address, "v1/jobs/" + JobId)} got no complete answer within 1 s (RemoteSettings.RequestTimeout); " +
             "the last attempt failed: The server answered 503 (ServiceUnavailable): Redis is restarting.", error.Message);
         Assert.Equal(503, error.StatusCode);
-        Assert.True(server.Requests.Count(request => request.EndsWith(JobId, StringComparison.Ordinal)) > 2, string.Join(", ", server.Requests));
+        Assert.True(server.Requests.Count(request => request.EndsWith(JobId, StringComparison.Ordinal)) >= 2, string.Join(", ", server.Requests));
     }
 
     [Fact]
