@@ -158,27 +158,31 @@ public sealed partial class RedisReplicaTests(TinyGpt2Fixture fixture) : IClassF
     /// <summary>The consumer name a replica printed when it started.</summary>
     private static string ReplicaName(ServerProcess replica) => ReplicaInStartupLine().Match(replica.StartupLine).Groups[1].Value;
 
-    /// <summary>Waits until a job of <paramref name="queue"/> is RUNNING on replica <paramref name="replica"/>; returns its id.</summary>
+    /// <summary>
+    /// Waits until a job of <paramref name="queue"/> is RUNNING on replica <paramref name="replica"/>; returns its id. It
+    /// listens where the replicas announce every change of state, so it sees a job start within a round trip.
+    /// </summary>
     private static async Task<string> RunningOn(IDatabase db, string queue, string replica, CancellationToken stop)
     {
-        var server = db.Multiplexer.GetServers()[0];
-        while (true)
+        var found = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var channel = RedisChannel.Literal($"{queue}:status");
+        var subscriber = db.Multiplexer.GetSubscriber();
+        await subscriber.SubscribeAsync(channel, (from, message) => _ = Task.Run(async () =>
         {
-            stop.ThrowIfCancellationRequested();
-            foreach (var key in server.Keys(pattern: $"{queue}:job:*", pageSize: 1000))
+            var id = (string)message!;
+            var fields = await db.HashGetAsync($"{queue}:job:{id}", ["state", "replica"]);
+            if ((string?)fields[0] == RemoteJobStates.Running && (string?)fields[1] == replica)
             {
-                var name = (string)key!;
-                if (name.Count(c => c == ':') != 2)
-                {
-                    continue;
-                }
-                var fields = await db.HashGetAsync(key, ["state", "replica"]);
-                if ((string?)fields[0] == RemoteJobStates.Running && (string?)fields[1] == replica)
-                {
-                    return name[(name.LastIndexOf(':') + 1)..];
-                }
+                found.TrySetResult(id);
             }
-            await Task.Delay(10, stop);
+        }));
+        try
+        {
+            return await found.Task.WaitAsync(stop);
+        }
+        finally
+        {
+            await subscriber.UnsubscribeAsync(channel);
         }
     }
 
