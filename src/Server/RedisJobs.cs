@@ -148,6 +148,7 @@ internal sealed partial class RedisJobs : BackgroundService, IJobBackend
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var failures = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -165,7 +166,10 @@ internal sealed partial class RedisJobs : BackgroundService, IJobBackend
             }
             catch (Exception error) when (error is RedisException or RedisTimeoutException)
             {
-                _logger.LogWarning("Redis at {Address} is unreachable ({Message}); retrying", _address, error.Message);
+                if (failures++ == 0)
+                {
+                    _logger.LogWarning("Redis at {Address} cannot be reached ({Reason}); waiting for it", _address, Reason(error));
+                }
                 await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
@@ -204,7 +208,7 @@ internal sealed partial class RedisJobs : BackgroundService, IJobBackend
                 // Redis is down or restarting (LOADING): wait and try again; a lost group is created again.
                 if (failures++ == 0)
                 {
-                    _logger.LogWarning("Redis at {Address} is unreachable ({Message}); waiting for it", _address, error.Message);
+                    _logger.LogWarning("Redis at {Address} cannot be reached ({Reason}); waiting for it", _address, Reason(error));
                 }
                 lock (_gate)
                 {
@@ -367,7 +371,7 @@ internal sealed partial class RedisJobs : BackgroundService, IJobBackend
             {
                 if (attempt == 0)
                 {
-                    _logger.LogWarning("Job {Job}: Redis at {Address} is unreachable ({Message}); keeping the result until it returns", id, _address, error.Message);
+                    _logger.LogWarning("Job {Job}: Redis at {Address} cannot be reached ({Reason}); keeping the result until it returns", id, _address, Reason(error));
                 }
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 100 << Math.Min(attempt, 6))), stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
@@ -422,7 +426,7 @@ internal sealed partial class RedisJobs : BackgroundService, IJobBackend
                 _groupsReady.Clear();
             }
             throw new QueueUnavailableException(
-                $"The job queue (Redis at {_address}) cannot be reached: {FirstSentence(error.Message)} This replica recovers when Redis is back; try again shortly.", error);
+                $"The job queue (Redis at {_address}) cannot be reached: {Reason(error)}. This replica recovers when Redis is back; try again shortly.", error);
         }
     }
 
@@ -431,11 +435,14 @@ internal sealed partial class RedisJobs : BackgroundService, IJobBackend
         || error is RedisServerException && (error.Message.StartsWith("LOADING", StringComparison.Ordinal) || error.Message.StartsWith("NOGROUP", StringComparison.Ordinal)
             || error.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal) || error.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal));
 
-    private static string FirstSentence(string message)
+    /// <summary>Why Redis cannot serve, in a few words: the socket's error, a timeout, or Redis's own word (LOADING, …).</summary>
+    private static string Reason(Exception error) => error switch
     {
-        var end = message.IndexOf(". ", StringComparison.Ordinal);
-        return (end < 0 ? message : message[..(end + 1)]).TrimEnd('.') + ".";
-    }
+        RedisConnectionException { InnerException: { } inner } => inner.Message.TrimEnd('.'),
+        RedisConnectionException connection => $"no connection ({connection.FailureType})",
+        RedisTimeoutException => "it did not answer in time",
+        _ => error.Message.Split('.', 2)[0],
+    };
 
     private static string Event(RemoteStatus status) => JsonSerializer.Serialize(status, RemoteProtocol.Json);
 
