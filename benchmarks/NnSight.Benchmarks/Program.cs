@@ -8,6 +8,9 @@ switch (args)
     case ["session-traffic"]:
         NnSight.Benchmarks.RemoteSessionTraffic.Run();
         return;
+    case ["server-throughput", .. var rest]:
+        NnSight.Benchmarks.ServerThroughput.Run(rest is [var jobs] ? int.Parse(jobs, System.Globalization.CultureInfo.InvariantCulture) : 30);
+        return;
     case ["loading", var model]:
         NnSight.Benchmarks.LoadingBenchmark.Run(model);
         return;

@@ -180,7 +180,7 @@ internal static class RemoteSessionTraffic
         }
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -1,5 +1,4 @@
 using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
 using NnSight.Intervention;
 using NnSight.Serialization;
@@ -40,19 +39,24 @@ public sealed class RemoteJob
     /// <exception cref="RemoteException">The server refused the request, or did not answer within the request timeout.</exception>
     internal static RemoteJob Submit(RemoteSettings settings, RemoteJobRequest request, Action<IReadOnlyList<GraphResult>> complete)
     {
+        var body = JsonSerializer.SerializeToUtf8Bytes(request, RemoteProtocol.Json);
+        // Retried only when the server cannot have taken the job: no connection, or 503 (it refuses before accepting).
         var status = Bounded(settings, HttpMethod.Post, "v1/jobs", (message, token) =>
         {
-            message.Content = new StringContent(JsonSerializer.Serialize(request, RemoteProtocol.Json), Encoding.UTF8, "application/json");
+            message.Content = new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" } } };
             return Read<RemoteStatus>(Send(message, token));
-        });
+        }, NotAccepted);
         settings.Progress?.WriteLine($"[nnsight] {status}");
         return new RemoteJob(status.Job, settings, request.Traces.Count, complete);
     }
 
-    /// <summary>Asks the server for the job's current status.</summary>
+    /// <summary>
+    /// Asks the server for the job's current status, trying again with growing pauses while the server is out of reach
+    /// or unavailable (a restart, a replica set whose Redis is restarting), within the request timeout.
+    /// </summary>
     /// <exception cref="RemoteException">The server refused the request, or did not answer within the request timeout.</exception>
     public RemoteStatus Status() =>
-        Bounded(_settings, HttpMethod.Get, $"v1/jobs/{Id}", (message, token) => Read<RemoteStatus>(Send(message, token)));
+        Bounded(_settings, HttpMethod.Get, $"v1/jobs/{Id}", (message, token) => Read<RemoteStatus>(Send(message, token)), Transient);
 
     /// <summary>
     /// Follows the job's status stream until it ends (reconnecting when the stream drops), downloads the result and
@@ -102,7 +106,7 @@ public sealed class RemoteJob
                     }
                 }
             }
-            catch (Exception error) when (error is IOException or HttpRequestException)
+            catch (Exception error) when (Transient(error))
             {
                 progress.Note($"job {Id}: status stream dropped ({error.Message}); reconnecting");
             }
@@ -142,26 +146,61 @@ public sealed class RemoteJob
         {
             File.Delete(path);
         }
-    });
+    }, Transient);
 
     /// <summary>
-    /// Runs one request and the reading of its answer within the settings' request timeout; past it, the request fails
-    /// with a message naming it.
+    /// Runs one request and the reading of its answer within the settings' request timeout, trying again after the
+    /// failures <paramref name="retry"/> accepts with growing pauses (0.1 s doubling up to 2 s); past the timeout, the
+    /// request fails with a message naming it and the last failure.
     /// </summary>
-    private static T Bounded<T>(RemoteSettings settings, HttpMethod method, string path, Func<HttpRequestMessage, CancellationToken, T> exchange)
+    private static T Bounded<T>(RemoteSettings settings, HttpMethod method, string path, Func<HttpRequestMessage, CancellationToken, T> exchange,
+        Func<Exception, bool> retry)
     {
-        using var message = Request(settings, method, path);
         using var timeout = new CancellationTokenSource(settings.RequestTimeout);
-        try
+        Uri? address = null;
+        Exception? last = null;
+        for (var attempt = 0; ; attempt++)
         {
-            return exchange(message, timeout.Token);
+            using var message = Request(settings, method, path);
+            address = message.RequestUri;
+            try
+            {
+                return exchange(message, timeout.Token);
+            }
+            catch (Exception error) when (!timeout.IsCancellationRequested && retry(error))
+            {
+                if (last is null)
+                {
+                    settings.Progress?.WriteLine($"[nnsight] {method} {address}: {error.Message}; trying again");
+                }
+                last = error;
+            }
+            catch (Exception error) when (timeout.IsCancellationRequested && error is OperationCanceledException or IOException or HttpRequestException or ObjectDisposedException)
+            {
+                break;
+            }
+            // Up to 2 s between attempts, spread so that clients waiting on one restarted server do not return in step.
+            var pause = TimeSpan.FromMilliseconds(Math.Min(2000, 100 << Math.Min(attempt, 5)) * (0.75 + Random.Shared.NextDouble() / 2));
+            if (timeout.Token.WaitHandle.WaitOne(pause))
+            {
+                break;
+            }
         }
-        catch (Exception error) when (timeout.IsCancellationRequested && error is OperationCanceledException or IOException or HttpRequestException or ObjectDisposedException)
-        {
-            throw new RemoteException(
-                $"{method} {message.RequestUri} got no complete answer within {settings.RequestTimeout.TotalSeconds:0.###} s (RemoteSettings.RequestTimeout).");
-        }
+        throw new RemoteException(
+            $"{method} {address} got no complete answer within {settings.RequestTimeout.TotalSeconds:0.###} s (RemoteSettings.RequestTimeout)" +
+            (last is null ? "." : $"; the last attempt failed: {last.Message}"), (last as RemoteException)?.StatusCode);
     }
+
+    /// <summary>
+    /// Whether a status request or download that failed with <paramref name="error"/> may succeed later: the connection
+    /// failed or dropped, or the server (a proxy before it) answered 502, 503 or 504.
+    /// </summary>
+    private static bool Transient(Exception error) =>
+        error is IOException or HttpRequestException { StatusCode: null } || error is RemoteException { StatusCode: 502 or 503 or 504 };
+
+    /// <summary>Whether a submission that failed with <paramref name="error"/> was certainly not accepted: no connection, or 503.</summary>
+    private static bool NotAccepted(Exception error) =>
+        error is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } || error is RemoteException { StatusCode: 503 };
 
     /// <summary>The request for <paramref name="path"/> under the server's address, keeping the address's own path.</summary>
     private static HttpRequestMessage Request(RemoteSettings settings, HttpMethod method, string path)
