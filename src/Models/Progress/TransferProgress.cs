@@ -9,16 +9,11 @@ namespace NnSight.Models.Progress;
 /// <c>HF_HUB_DISABLE_PROGRESS_BARS</c> is set (as in huggingface_hub). The work runs on the caller's thread and only
 /// adds to a counter.
 /// </summary>
-internal sealed class TransferProgress : TerminalDisplay
+internal sealed class TransferProgress : CountingDisplay
 {
-    private readonly string _description;
-    private long _total;
-    private long _done;
-
     private TransferProgress(string description, long totalBytes, IAnsiConsole? console, TimeSpan delay)
+        : base(description, totalBytes)
     {
-        _description = description;
-        _total = totalBytes;
         Begin(console, delay);
     }
 
@@ -27,7 +22,7 @@ internal sealed class TransferProgress : TerminalDisplay
 
     /// <summary>Starts counting <paramref name="totalBytes"/> of work described by <paramref name="description"/>.</summary>
     /// <param name="description">What is moving: "Loading gpt2", "Downloading model.safetensors".</param>
-    /// <param name="totalBytes">The bytes the work moves in all (more can be added with <see cref="AddTotal"/>).</param>
+    /// <param name="totalBytes">The bytes the work moves in all (more can be added with <see cref="CountingDisplay.AddTotal"/>).</param>
     /// <param name="show">The caller's choice; the bar also needs <see cref="Enabled"/>.</param>
     public static TransferProgress Start(string description, long totalBytes, bool show) =>
         new(description, totalBytes, Terminal.ForProgress(show && Enabled), Delay);
@@ -36,34 +31,6 @@ internal sealed class TransferProgress : TerminalDisplay
     internal static TransferProgress Start(string description, long totalBytes, IAnsiConsole console, TimeSpan delay) =>
         new(description, totalBytes, console, delay);
 
-    /// <summary>The bytes done so far.</summary>
-    public long Done => Interlocked.Read(ref _done);
-
-    /// <summary>Counts <paramref name="bytes"/> more as done; any thread may call it.</summary>
-    public void Advance(long bytes) => Interlocked.Add(ref _done, bytes);
-
-    /// <summary>Adds <paramref name="bytes"/> to the total, for work whose size is learnt as it goes.</summary>
-    public void AddTotal(long bytes) => Interlocked.Add(ref _total, bytes);
-
-    protected override async Task DrawAsync(IAnsiConsole console) =>
-        await console.Progress()
-            .AutoClear(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(),
-                new TransferSpeedColumn(), new RemainingTimeColumn())
-            .StartAsync(async context =>
-            {
-                var task = context.AddTask(Markup.Escape(_description), maxValue: Math.Max(1, Interlocked.Read(ref _total)));
-                while (!Finished.IsCancellationRequested)
-                {
-                    Update(task);
-                    await NextRefreshAsync().ConfigureAwait(false);
-                }
-                Update(task);
-            }).ConfigureAwait(false);
-
-    private void Update(ProgressTask task)
-    {
-        task.MaxValue = Math.Max(1, Interlocked.Read(ref _total));
-        task.Value = Math.Min(Done, task.MaxValue);
-    }
+    protected override ProgressColumn[] Columns =>
+        [new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn(), new RemainingTimeColumn()];
 }

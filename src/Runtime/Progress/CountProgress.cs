@@ -8,17 +8,13 @@ namespace NnSight;
 /// A progress bar that counts things done (tokens generated, runs of a sweep): the count, the rate per second and the
 /// time left. The work only adds to a counter, from any thread; see <see cref="TerminalDisplay"/> for when it shows.
 /// </summary>
-internal sealed class CountProgress : TerminalDisplay
+internal sealed class CountProgress : CountingDisplay
 {
-    private readonly string _description;
     private readonly string _unit;
-    private long _total;
-    private long _done;
 
     private CountProgress(string description, long total, string unit, IAnsiConsole? console, TimeSpan delay)
+        : base(description, total)
     {
-        _description = description;
-        _total = total;
         _unit = unit;
         Begin(console, delay);
     }
@@ -35,36 +31,8 @@ internal sealed class CountProgress : TerminalDisplay
     internal static CountProgress Start(string description, long total, string unit, IAnsiConsole console, TimeSpan delay) =>
         new(description, total, unit, console, delay);
 
-    /// <summary>How many are done.</summary>
-    public long Done => Interlocked.Read(ref _done);
-
-    /// <summary>Counts <paramref name="count"/> more as done.</summary>
-    public void Advance(long count) => Interlocked.Add(ref _done, count);
-
-    /// <summary>Ends the count where it is, for work that finishes before its total (generation stopped by an end token).</summary>
-    public void Finish() => Interlocked.Exchange(ref _total, Done);
-
-    protected override async Task DrawAsync(IAnsiConsole console) =>
-        await console.Progress()
-            .AutoClear(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new CountColumn(_unit), new RateColumn(_unit),
-                new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .StartAsync(async context =>
-            {
-                var task = context.AddTask(Markup.Escape(_description), maxValue: Math.Max(1, Interlocked.Read(ref _total)));
-                while (!Finished.IsCancellationRequested)
-                {
-                    Update(task);
-                    await NextRefreshAsync().ConfigureAwait(false);
-                }
-                Update(task);
-            }).ConfigureAwait(false);
-
-    private void Update(ProgressTask task)
-    {
-        task.MaxValue = Math.Max(1, Interlocked.Read(ref _total));
-        task.Value = Math.Min(Done, task.MaxValue);
-    }
+    protected override ProgressColumn[] Columns =>
+        [new TaskDescriptionColumn(), new ProgressBarColumn(), new CountColumn(_unit), new RateColumn(_unit), new ElapsedTimeColumn(), new RemainingTimeColumn()];
 
     /// <summary>"12/20 tokens".</summary>
     private sealed class CountColumn(string unit) : ProgressColumn
