@@ -18,14 +18,16 @@ internal sealed class EmbeddedJobs(JobStore jobs, JobQueue queue, ServerConfig c
         }
     }
 
-    public Task<RemoteStatus> SubmitAsync(string owner, PreparedJob work, byte[] request, CancellationToken token)
+    public Task<Submission> SubmitAsync(string id, string owner, PreparedJob work, byte[] request, CancellationToken token)
     {
-        var job = jobs.Add(owner, work, request);
-        if (!queue.TryEnqueue(job))
+        var (job, added) = jobs.Add(id, owner, work, request);
+        if (added && !queue.TryEnqueue(job))
         {
+            // Refused, so a repeat of the submission is a new one.
+            jobs.Remove(job);
             throw new QueueFullException($"The queue is full ({config.Limits.QueueLength} jobs); try again later.");
         }
-        return Task.FromResult(job.Current);
+        return Task.FromResult(new Submission(job.Current, Repeated: !added));
     }
 
     public Task<JobView?> FindAsync(string id, CancellationToken token) =>

@@ -10,10 +10,14 @@ internal interface IJobBackend
     /// <summary>Where results are kept, for the line the server prints at start.</summary>
     string ResultsDescription { get; }
 
-    /// <summary>Accepts a validated job owned by <paramref name="owner"/>; returns its first status (QUEUED).</summary>
+    /// <summary>
+    /// Accepts a validated job <paramref name="id"/> owned by <paramref name="owner"/> and returns its first status
+    /// (QUEUED); when a job <paramref name="id"/> exists already (a repeated submission, see <see cref="JobIds"/>),
+    /// queues nothing, disposes <paramref name="work"/> and returns that job's latest state.
+    /// </summary>
     /// <exception cref="QueueFullException">The queue holds QUEUE_LENGTH jobs.</exception>
     /// <exception cref="QueueUnavailableException">Redis cannot be reached.</exception>
-    Task<RemoteStatus> SubmitAsync(string owner, PreparedJob work, byte[] request, CancellationToken token);
+    Task<Submission> SubmitAsync(string id, string owner, PreparedJob work, byte[] request, CancellationToken token);
 
     /// <summary>The job <paramref name="id"/>'s owner and latest state, or null when unknown or expired.</summary>
     /// <exception cref="QueueUnavailableException">Redis cannot be reached.</exception>
@@ -27,6 +31,11 @@ internal interface IJobBackend
     /// <exception cref="QueueUnavailableException">Redis cannot be reached.</exception>
     Task<Stream?> OpenResultAsync(string id, CancellationToken token);
 }
+
+/// <summary>The answer to a submission.</summary>
+/// <param name="Status">The job's first status, or for a repeated submission its latest one.</param>
+/// <param name="Repeated">Whether the job existed already (200 rather than 202).</param>
+internal sealed record Submission(RemoteStatus Status, bool Repeated);
 
 /// <summary>What the endpoints need of a job: its owner, to check the key, and its latest state.</summary>
 /// <param name="Owner">The SHA-256 of the key that submitted it, in hex.</param>

@@ -8,7 +8,17 @@ namespace NnSight.Server;
 /// <param name="ModelId">The served model's id.</param>
 /// <param name="Model">The model.</param>
 /// <param name="Traces">The deserialized, validated traces (one, or a session's), in order.</param>
-internal sealed record PreparedJob(string ModelId, LanguageModel Model, IReadOnlyList<SessionTrace> Traces);
+internal sealed record PreparedJob(string ModelId, LanguageModel Model, IReadOnlyList<SessionTrace> Traces)
+{
+    /// <summary>Disposes the traces' graphs and their tensor constants.</summary>
+    public void Release()
+    {
+        foreach (var trace in Traces)
+        {
+            trace.Graph.Dispose();
+        }
+    }
+}
 
 /// <summary>
 /// One job of the embedded queue: its work, the owner (the hash of the key that submitted it), and its status history,
@@ -113,10 +123,7 @@ internal sealed class Job
             changed = _changed;
             _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
-        foreach (var trace in ended?.Traces ?? [])
-        {
-            trace.Graph.Dispose();
-        }
+        ended?.Release();
         changed.TrySetResult();
     }
 
@@ -139,16 +146,26 @@ internal sealed class JobStore(ResultStore results, ServerConfig config)
     public JobJournal Journal { get; } = new(config.JournalPath);
 
     /// <summary>
-    /// A new job in RECEIVED; when <paramref name="request"/> is given, queueing journals it (see
-    /// <see cref="JobQueue.TryEnqueue"/>) so that it survives a restart.
+    /// A new job <paramref name="id"/> in RECEIVED; when <paramref name="request"/> is given, queueing journals it (see
+    /// <see cref="JobQueue.TryEnqueue"/>) so that it survives a restart. When a job <paramref name="id"/> exists
+    /// already, returns it instead (<c>Added</c> false) and releases <paramref name="work"/>.
     /// </summary>
-    public Job Add(string owner, PreparedJob work, byte[]? request = null)
+    public (Job Job, bool Added) Add(string id, string owner, PreparedJob work, byte[]? request = null)
     {
-        var job = new Job(Guid.NewGuid().ToString("N"), owner, work.ModelId, work, request, DateTimeOffset.UtcNow);
-        _jobs[job.Id] = job;
+        Expire();
+        var job = new Job(id, owner, work.ModelId, work, request, DateTimeOffset.UtcNow);
+        var added = _jobs.GetOrAdd(id, job);
+        if (added != job)
+        {
+            work.Release();
+            return (added, false);
+        }
         job.Report(RemoteJobStates.Received);
-        return job;
+        return (job, true);
     }
+
+    /// <summary>Forgets <paramref name="job"/>, which was never queued.</summary>
+    public void Remove(Job job) => _jobs.TryRemove(KeyValuePair.Create(job.Id, job));
 
     /// <summary>The job <paramref name="id"/>, unless it is unknown or has expired.</summary>
     public Job? Find(string id)

@@ -97,6 +97,11 @@ app.MapPost("/v1/jobs", async (HttpRequest request, RequestParser parser, IJobBa
     {
         return Unauthorized();
     }
+    var key = JobIds.ReadKey(request.Headers, out var problem);
+    if (problem is not null)
+    {
+        return Error(StatusCodes.Status400BadRequest, problem);
+    }
     PreparedJob work;
     byte[] body;
     try
@@ -118,10 +123,13 @@ app.MapPost("/v1/jobs", async (HttpRequest request, RequestParser parser, IJobBa
             ? $"The request is larger than this server accepts ({config.Limits.MaxRequestBytes} bytes)."
             : error.Message);
     }
+    var id = JobIds.For(owner, key, body);
     (work, body) = SamplingSeeds.Fix(work, body);
     try
     {
-        return Results.Json(await jobs.SubmitAsync(owner, work, body, CancellationToken.None), RemoteProtocol.Json, statusCode: StatusCodes.Status202Accepted);
+        var submission = await jobs.SubmitAsync(id, owner, work, body, CancellationToken.None);
+        return Results.Json(submission.Status, RemoteProtocol.Json,
+            statusCode: submission.Repeated ? StatusCodes.Status200OK : StatusCodes.Status202Accepted);
     }
     catch (QueueFullException error)
     {

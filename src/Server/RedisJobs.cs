@@ -68,34 +68,29 @@ internal sealed partial class RedisJobs : BackgroundService, IJobBackend
 
     private IDatabase Db => _redis.GetDatabase();
 
-    public async Task<RemoteStatus> SubmitAsync(string owner, PreparedJob work, byte[] request, CancellationToken token)
+    public async Task<Submission> SubmitAsync(string id, string owner, PreparedJob work, byte[] request, CancellationToken token)
     {
-        var id = Guid.NewGuid().ToString("N");
-        try
+        // The replica that runs the job parses the request again.
+        work.Release();
+        await Available(async () =>
         {
-            await Available(async () =>
-            {
-                await EnsureGroup(work.ModelId);
-                return true;
-            });
-            var position = (long)await Available(() => Db.ScriptEvaluateAsync(RedisScripts.Submit,
-                [Stream(work.ModelId), Hash(id), Events(id)],
-                [Group, _config.Limits.QueueLength, id, owner, work.ModelId, DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture), request,
-                 Event(new RemoteStatus(id, RemoteJobStates.Received)), _submittedChannel]));
-            if (position < 0)
-            {
-                throw new QueueFullException($"The queue is full ({_config.Limits.QueueLength} jobs); try again later.");
-            }
-            return new RemoteStatus(id, RemoteJobStates.Queued, (int)position);
-        }
-        finally
+            await EnsureGroup(work.ModelId);
+            return true;
+        });
+        var answer = (RedisResult[])(await Available(() => Db.ScriptEvaluateAsync(RedisScripts.Submit,
+            [Stream(work.ModelId), Hash(id), Events(id)],
+            [Group, _config.Limits.QueueLength, id, owner, work.ModelId, DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture), request,
+             Event(new RemoteStatus(id, RemoteJobStates.Received)), _submittedChannel])))!;
+        var position = (long)answer[0];
+        if (position == RedisScripts.JobExists)
         {
-            // The replica that runs the job parses the request again.
-            foreach (var trace in work.Traces)
-            {
-                trace.Graph.Dispose();
-            }
+            return new Submission(new RemoteStatus(id, (string)answer[1]!, answer[2].IsNull ? null : (int)answer[2], answer[3].IsNull ? null : (string?)answer[3]), Repeated: true);
         }
+        if (position < 0)
+        {
+            throw new QueueFullException($"The queue is full ({_config.Limits.QueueLength} jobs); try again later.");
+        }
+        return new Submission(new RemoteStatus(id, RemoteJobStates.Queued, (int)position), Repeated: false);
     }
 
     public async Task<JobView?> FindAsync(string id, CancellationToken token)
@@ -316,10 +311,7 @@ internal sealed partial class RedisJobs : BackgroundService, IJobBackend
         }
         finally
         {
-            foreach (var trace in work.Traces)
-            {
-                trace.Graph.Dispose();
-            }
+            work.Release();
         }
     }
 

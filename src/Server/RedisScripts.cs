@@ -10,20 +10,28 @@ namespace NnSight.Server;
 /// </summary>
 internal static class RedisScripts
 {
+    /// <summary>What <see cref="Submit"/> returns first when the job exists already (a repeated submission).</summary>
+    public const long JobExists = -2;
+
     /// <summary>
     /// KEYS: stream, hash, events. ARGV: group, QUEUE_LENGTH, id, owner, model, received, request, RECEIVED event,
-    /// channel. Queues the job unless QUEUE_LENGTH jobs wait (entries neither delivered nor acknowledged); returns its
-    /// position, or -1 when the queue is full.
+    /// channel. Queues the job unless it exists already or QUEUE_LENGTH jobs wait (entries neither delivered nor
+    /// acknowledged). Returns {position}, {-1} when the queue is full, or {<see cref="JobExists"/>, state, position,
+    /// message} of the existing job.
     /// </summary>
     public const string Submit = """
+        if redis.call('EXISTS', KEYS[2]) == 1 then
+          local job = redis.call('HMGET', KEYS[2], 'state', 'position', 'message')
+          return {-2, job[1], job[2], job[3]}
+        end
         local waiting = redis.call('XLEN', KEYS[1]) - redis.call('XPENDING', KEYS[1], ARGV[1])[1]
-        if waiting >= tonumber(ARGV[2]) then return -1 end
+        if waiting >= tonumber(ARGV[2]) then return {-1} end
         local position = waiting + 1
         redis.call('HSET', KEYS[2], 'owner', ARGV[4], 'model', ARGV[5], 'received', ARGV[6], 'state', 'QUEUED', 'position', position)
         redis.call('XADD', KEYS[1], '*', 'job', ARGV[3], 'request', ARGV[7])
         redis.call('RPUSH', KEYS[3], ARGV[8], cjson.encode({job = ARGV[3], status = 'QUEUED', position = position}))
         redis.call('PUBLISH', ARGV[9], ARGV[5])
-        return position
+        return {position}
         """;
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using NnSight.Models;
 using NnSight.Serialization;
 using NnSight.TestSupport;
@@ -10,7 +11,8 @@ namespace NnSight.Server.Tests;
 
 /// <summary>
 /// The single server's job journal: a server killed with jobs queued and running runs them all again after a restart,
-/// with the results an undisturbed run gives; finished results survive a restart; keys never reach the disk.
+/// with the results an undisturbed run gives; finished results survive a restart; a repeated submission gets the job it
+/// repeats; keys never reach the disk.
 /// </summary>
 public sealed class DurabilityTests(TinyGpt2Fixture fixture) : IClassFixture<TinyGpt2Fixture>
 {
@@ -87,6 +89,34 @@ public sealed class DurabilityTests(TinyGpt2Fixture fixture) : IClassFixture<Tin
                 Assert.True(bytes.AsSpan().IndexOf(Encoding.UTF8.GetBytes(key)) < 0, $"{Path.GetFileName(file)} holds the key {key}");
             }
         }
+    }
+
+    [Fact]
+    public void A_repeated_submission_gets_the_same_job_before_and_after_a_restart_and_runs_once()
+    {
+        using var server = ServerProcess.WithHashedKeys();
+        using var client = new ServerClient(server);
+        var request = ServerClient.ValidRequest(_model).ToJsonString();
+
+        var (firstStatus, job) = client.SubmitOnce(request, "attempt-1");
+        var (repeatStatus, repeated) = client.SubmitOnce(request, "attempt-1");
+        var (_, otherOwner) = client.SubmitOnce(request, "attempt-1", ServerProcess.OtherApiKey);
+        var (_, otherRequest) = client.SubmitOnce(ServerClient.ValidRequest(_model, new GenerationOptions { MaxNewTokens = 1 }).ToJsonString(), "attempt-1");
+
+        Assert.Equal((HttpStatusCode.Accepted, HttpStatusCode.OK), (firstStatus, repeatStatus));
+        Assert.Equal(job, repeated);
+        Assert.Equal(3, new[] { job, otherOwner, otherRequest }.Distinct().Count());
+        Assert.Equal(RemoteJobStates.Completed, client.WaitFinal(job).Status);
+        Assert.Equal(1, Regex.Count(client.Events(job), "\"RUNNING\""));
+
+        server.Kill();
+        server.Restart();
+
+        Assert.Equal((HttpStatusCode.OK, job), client.SubmitOnce(request, "attempt-1"));
+        Assert.Equal(RemoteJobStates.Completed, client.WaitFinal(job).Status);
+        var (status, error) = ServerClient.ErrorOf(client.Submit(request, idempotencyKey: "two words"));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("The Idempotency-Key header must be one value of 1 to 128 letters, digits, '-', '_', '.' or ':'.", error);
     }
 
     [Fact]

@@ -261,6 +261,26 @@ public sealed class RedisReplicaProtocolTests(TinyGpt2Fixture fixture, ReplicaPa
     }
 
     [RedisFact]
+    public async Task A_submission_repeated_on_another_replica_gets_the_same_job_which_runs_once()
+    {
+        using var first = new ServerClient(pair.Hashed);
+        using var second = new ServerClient(pair.Plain);
+        var request = ServerClient.ValidRequest(fixture.Model).ToJsonString();
+        var key = Guid.NewGuid().ToString("N");
+
+        var (firstStatus, job) = first.SubmitOnce(request, key);
+        var (repeatStatus, repeated) = second.SubmitOnce(request, key);
+
+        Assert.Equal((HttpStatusCode.Accepted, HttpStatusCode.OK, job), (firstStatus, repeatStatus, repeated));
+        Assert.Equal(RemoteJobStates.Completed, second.WaitFinal(job).Status);
+        Assert.Equal((HttpStatusCode.OK, job), first.SubmitOnce(request, key));
+        using var redis = RedisServer.Connect(RedisServer.Shared);
+        var events = await redis.GetDatabase().ListRangeAsync($"{pair.Queue}:job:{job}:events");
+        Assert.Equal(1, events.Count(status => ((string)status!).Contains("\"RUNNING\"", StringComparison.Ordinal)));
+        Assert.Equal(1, events.Count(status => ((string)status!).Contains("\"COMPLETED\"", StringComparison.Ordinal)));
+    }
+
+    [RedisFact]
     public async Task A_job_submitted_to_one_replica_is_answered_by_another_for_its_key_only_and_Redis_holds_no_key()
     {
         using var submitter = new ServerClient(pair.Hashed);

@@ -161,7 +161,25 @@ public sealed class RemoteClientTests(TinyGpt2Fixture fixture) : IClassFixture<T
     }
 
     [Fact]
-    public void A_submission_the_server_may_have_accepted_is_not_sent_twice()
+    public void A_submission_whose_answer_was_lost_is_sent_again_with_the_same_idempotency_key()
+    {
+        var posts = 0;
+        using var server = new FakeServer((method, path) => method == "POST" && Interlocked.Increment(ref posts) == 1
+            ? FakeAnswer.Dropped
+            : Status(202, RemoteJobStates.Queued));
+        var (tracer, _) = Record(new RemoteSettings(server.Address) { Blocking = false, Progress = null, RequestTimeout = TimeSpan.FromSeconds(30) });
+
+        tracer.Dispose();
+
+        Assert.Equal(JobId, tracer.Job!.Id);
+        Assert.Equal(["POST /v1/jobs", "POST /v1/jobs"], server.Requests);
+        var keys = server.IdempotencyKeys.ToList();
+        Assert.Matches("^[0-9a-f]{32}$", keys[0]);
+        Assert.Equal(keys[0], keys[1]);
+    }
+
+    [Fact]
+    public void A_submission_the_server_refused_is_not_sent_again()
     {
         using var server = new FakeServer((method, path) => FakeAnswer.Json(500, """{"error": "The server failed."}"""));
         var (tracer, _) = Record(new RemoteSettings(server.Address) { Blocking = false, Progress = null, RequestTimeout = TimeSpan.FromSeconds(30) });

@@ -74,8 +74,17 @@ internal sealed class ServerClient(ServerProcess server) : IDisposable
         throw new TimeoutException($"Job {job} never reported {state}.");
     }
 
-    public HttpResponseMessage Submit(string body, string? apiKey = ServerProcess.ApiKey) =>
-        Send(HttpMethod.Post, "v1/jobs", apiKey, new StringContent(body, Encoding.UTF8, "application/json"));
+    public HttpResponseMessage Submit(string body, string? apiKey = ServerProcess.ApiKey, string? idempotencyKey = null) =>
+        Send(HttpMethod.Post, "v1/jobs", apiKey, new StringContent(body, Encoding.UTF8, "application/json"), idempotencyKey);
+
+    /// <summary>Submits <paramref name="body"/> with an <c>Idempotency-Key</c>; returns the status code and the job id.</summary>
+    public (HttpStatusCode Status, string Job) SubmitOnce(string body, string idempotencyKey, string apiKey = ServerProcess.ApiKey)
+    {
+        using var response = Submit(body, apiKey, idempotencyKey);
+        var text = response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+        Assert.True(response.IsSuccessStatusCode, $"{response.StatusCode}: {text}");
+        return (response.StatusCode, JsonDocument.Parse(text).RootElement.GetProperty("job").GetString()!);
+    }
 
     public HttpResponseMessage Get(string path, string? apiKey = ServerProcess.ApiKey) => Send(HttpMethod.Get, path, apiKey);
 
@@ -153,9 +162,13 @@ internal sealed class ServerClient(ServerProcess server) : IDisposable
 
     public void Dispose() => _http.Dispose();
 
-    private HttpResponseMessage Send(HttpMethod method, string path, string? apiKey, HttpContent? content = null)
+    private HttpResponseMessage Send(HttpMethod method, string path, string? apiKey, HttpContent? content = null, string? idempotencyKey = null)
     {
         using var message = new HttpRequestMessage(method, path) { Content = content };
+        if (idempotencyKey is not null)
+        {
+            message.Headers.TryAddWithoutValidation(RemoteProtocol.IdempotencyHeader, idempotencyKey);
+        }
         message.Headers.ExpectContinue = content is not null;
         if (apiKey is not null)
         {

@@ -35,17 +35,22 @@ public sealed class RemoteJob
     /// <summary>Whether the result has been downloaded and the saved values filled.</summary>
     public bool IsFilled => _result is not null;
 
-    /// <summary>Sends <paramref name="request"/>; returns the job as soon as the server has accepted it.</summary>
+    /// <summary>
+    /// Sends <paramref name="request"/>; returns the job as soon as the server has accepted it. Every attempt carries the
+    /// same <c>Idempotency-Key</c>, so a submission whose answer was lost is tried again like any other request: the
+    /// server answers a repeat with the job it already has.
+    /// </summary>
     /// <exception cref="RemoteException">The server refused the request, or did not answer within the request timeout.</exception>
     internal static RemoteJob Submit(RemoteSettings settings, RemoteJobRequest request, Action<IReadOnlyList<GraphResult>> complete)
     {
         var body = JsonSerializer.SerializeToUtf8Bytes(request, RemoteProtocol.Json);
-        // Retried only when the server cannot have taken the job: no connection, or 503 (it refuses before accepting).
+        var key = Guid.NewGuid().ToString("N");
         var status = Bounded(settings, HttpMethod.Post, "v1/jobs", (message, token) =>
         {
+            message.Headers.Add(RemoteProtocol.IdempotencyHeader, key);
             message.Content = new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" } } };
             return Read<RemoteStatus>(Send(message, token));
-        }, NotAccepted);
+        }, Transient);
         settings.Progress?.WriteLine($"[nnsight] {status}");
         return new RemoteJob(status.Job, settings, request.Traces.Count, complete);
     }
@@ -192,15 +197,11 @@ public sealed class RemoteJob
     }
 
     /// <summary>
-    /// Whether a status request or download that failed with <paramref name="error"/> may succeed later: the connection
-    /// failed or dropped, or the server (a proxy before it) answered 502, 503 or 504.
+    /// Whether a request that failed with <paramref name="error"/> may succeed later: the connection failed or dropped,
+    /// or the server (a proxy before it) answered 502, 503 or 504.
     /// </summary>
     private static bool Transient(Exception error) =>
         error is IOException or HttpRequestException { StatusCode: null } || error is RemoteException { StatusCode: 502 or 503 or 504 };
-
-    /// <summary>Whether a submission that failed with <paramref name="error"/> was certainly not accepted: no connection, or 503.</summary>
-    private static bool NotAccepted(Exception error) =>
-        error is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } || error is RemoteException { StatusCode: 503 };
 
     /// <summary>The request for <paramref name="path"/> under the server's address, keeping the address's own path.</summary>
     private static HttpRequestMessage Request(RemoteSettings settings, HttpMethod method, string path)
