@@ -8,6 +8,9 @@ switch (args)
     case ["session-traffic"]:
         NnSight.Benchmarks.RemoteSessionTraffic.Run();
         return;
+    case ["server-throughput", .. var rest]:
+        NnSight.Benchmarks.ServerThroughput.Run(rest is [var jobs] ? int.Parse(jobs, System.Globalization.CultureInfo.InvariantCulture) : 30);
+        return;
     case ["loading", var model]:
         NnSight.Benchmarks.LoadingBenchmark.Run(model);
         return;
@@ -19,6 +22,15 @@ switch (args)
         return;
     case ["analyzer-times", var rounds]:
         NnSight.Benchmarks.AnalyzerBenchmarks.AnalyzerTimes(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
+        return;
+    case ["side-by-side", var architecture, var rounds]:
+        NnSight.Benchmarks.SideBySide.Run(architecture, int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
+        return;
+    case ["side-by-side-once", var architecture, var folder]:
+        NnSight.Benchmarks.SideBySide.Once(architecture, folder);
+        return;
+    case ["attention", var rounds]:
+        NnSight.Benchmarks.AttentionGain.Run(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
         return;
     case ["alternate", var rounds]:
         NnSight.Benchmarks.AlternatingRatios.Run(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));

@@ -26,7 +26,7 @@ internal static class RemoteSessionTraffic
 
     public static void Run()
     {
-        var root = RepositoryRoot();
+        var root = BenchmarkPaths.RepositoryRoot();
         var folder = Directory.CreateTempSubdirectory("nnsight-session-traffic-").FullName;
         try
         {
@@ -180,19 +180,7 @@ internal static class RemoteSessionTraffic
         }
     }
 
-    private static string RepositoryRoot()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "NnSight.Generators.sln")))
-            {
-                return folder.FullName;
-            }
-        }
-        throw new InvalidOperationException("Run from inside the repository.");
-    }
-
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

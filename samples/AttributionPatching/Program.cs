@@ -1,4 +1,5 @@
 using NnSight;
+using NnSight.Plotting;
 using NnSight.Samples;
 using static TorchSharp.torch;
 
@@ -52,7 +53,7 @@ using var estimate = stack([.. Enumerable.Range(0, layers).Select(layer =>
 // The sweep it approximates: one trace per layer, one invocation per patched position.
 var positions = (int)clean[0].Value.shape[1];
 using var patched = zeros(layers, positions);
-for (var layer = 0; layer < layers; layer++)
+foreach (var layer in ProgressBars.Track(Enumerable.Range(0, layers), "Activation-patching sweep"))
 {
     var differences = new TensorProxy[positions];
     using (var tracer = model.Trace())
@@ -82,6 +83,23 @@ Console.WriteLine($"logit(Mary) − logit(John) on the corrupted prompt: {baseli
 Print("Attribution patching (two passes): estimated change of the logit difference", estimate);
 Print($"Activation patching ({layers * positions} patched runs): change of the logit difference", patched);
 Console.WriteLine($"Correlation between the two: {Correlation(estimate, patched):F3}");
+
+// The two side by side as figures, on one colour scale per figure, centred at zero.
+string[] layerNames = [.. Enumerable.Range(0, layers).Select(layer => $"h.{layer}")];
+Plot(estimate, "attribution-patching", "Attribution patching (estimate)");
+Plot(patched, "attribution-patching-sweep", "Activation patching (the sweep it estimates)");
+
+void Plot(Tensor table, string name, string title)
+{
+    using var figure = Plots.Heatmap(table, layerNames, tokens, new FigureOptions
+    {
+        Title = title,
+        XLabel = "Position (corrupted prompt)",
+        YLabel = "Layer",
+        ColorLabel = "Δ logit difference",
+    });
+    SampleFigures.Save(figure, name);
+}
 
 void Print(string title, Tensor table)
 {

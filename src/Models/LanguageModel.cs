@@ -210,6 +210,7 @@ public class LanguageModel : NnSightModel, IDisposable
     /// <inheritdoc />
     protected internal override Tensor RunForward(TokenBatch batch, ForwardRequest request)
     {
+        using var attention = Module.ObserveAttention(request.AccessedModules);
         using var output = ForwardInCurrentGradMode(batch);
         return output.Logits.alias();
     }
@@ -217,6 +218,7 @@ public class LanguageModel : NnSightModel, IDisposable
     /// <inheritdoc />
     protected internal override Tensor RunGeneration(TokenBatch batch, GenerationOptions options, ForwardRequest request)
     {
+        using var attention = Module.ObserveAttention(request.AccessedModules);
         using var result = Generate(batch, options, LogitsToKeep(request), request.Cancellation);
         return result.Sequences.alias();
     }
@@ -249,7 +251,8 @@ public class LanguageModel : NnSightModel, IDisposable
     {
         options.Validate();
         CheckPositions(batch, options.MaxNewTokens);
-        return new GenerationLoop(Module, options, Generation, logitsToKeep).Run(batch, cancellation);
+        using var progress = CountProgress.Start("Generating", (long)options.MaxNewTokens * batch.Rows, "tokens");
+        return new GenerationLoop(Module, options, Generation, logitsToKeep).Run(batch, progress, cancellation);
     }
 
     /// <summary>Generation needs logits for the last position only, unless the graph observes the head or the model output.</summary>

@@ -1,14 +1,12 @@
-using NnSight.Intervention;
-
 namespace NnSight.Server;
 
 /// <summary>
-/// The bounded queue of jobs and the workers that run them: CONCURRENT_JOBS at once, one at a time per model (hooks
+/// The embedded queue of jobs and the workers that run them: CONCURRENT_JOBS at once, one at a time per model (hooks
 /// live on the model's modules), each under JOB_TIMEOUT_SECONDS. A free worker takes the first waiting job whose model
 /// is idle, so jobs waiting for a busy model never hold back a job for an idle one, and each model's jobs still run in
 /// the order they came. A job that fails or times out ends in ERROR with the model as it was (the runtime removes its
 /// hooks whatever happens). Each job runs on a thread of its own, so the thread pool stays free to answer status
-/// requests while models compute.
+/// requests while models compute. Every change of state is journaled before it is reported (<see cref="JobJournal"/>).
 /// </summary>
 internal sealed class JobQueue(ServerConfig config, JobStore jobs, ResultStore results, ILogger<JobQueue> logger) : BackgroundService
 {
@@ -16,23 +14,70 @@ internal sealed class JobQueue(ServerConfig config, JobStore jobs, ResultStore r
     private readonly LinkedList<Job> _waiting = [];
     private readonly HashSet<string> _busyModels = new(StringComparer.Ordinal);
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _reserved;
 
-    /// <summary>Queues <paramref name="job"/>; false, with the job ended in ERROR, when the queue is full.</summary>
+    /// <summary>
+    /// Queues <paramref name="job"/>, journaling it first when it carries its request; false, with the job ended in
+    /// ERROR, when the queue is full.
+    /// </summary>
     public bool TryEnqueue(Job job)
     {
         lock (_gate)
         {
-            if (_waiting.Count < config.Limits.QueueLength)
+            if (_waiting.Count + _reserved >= config.Limits.QueueLength)
             {
-                _waiting.AddLast(job);
-                // Reported before any worker can see the job, so QUEUED always precedes RUNNING.
-                job.Report(RemoteJobStates.Queued, _waiting.Count);
-                WakeWorkers();
-                return true;
+                job.Report(RemoteJobStates.Error, message: "The queue is full.");
+                return false;
+            }
+            _reserved++;
+        }
+        try
+        {
+            if (job.Request is { } request)
+            {
+                // On disk before any worker can start the job and before the client hears of it.
+                jobs.Journal.Accept(job.Record(RemoteJobStates.Queued), request);
+                job.Journaled = true;
+                job.Request = null;
             }
         }
-        job.Report(RemoteJobStates.Error, message: "The queue is full.");
-        return false;
+        catch
+        {
+            lock (_gate)
+            {
+                _reserved--;
+            }
+            job.Report(RemoteJobStates.Error, message: "The job could not be journaled.");
+            throw;
+        }
+        lock (_gate)
+        {
+            _reserved--;
+            Add(job, message: null);
+        }
+        return true;
+    }
+
+    /// <summary>Queues a job recovered from the journal after a restart, whatever the queue's length.</summary>
+    public void EnqueueRecovered(Job job)
+    {
+        lock (_gate)
+        {
+            Add(job, $"The server restarted; the job runs again (started {job.Attempts} time(s) before, at most {config.Limits.MaxDeliveries}).");
+        }
+    }
+
+    /// <summary>Appends <paramref name="job"/> (under the lock) and wakes the workers.</summary>
+    private void Add(Job job, string? message)
+    {
+        _waiting.AddLast(job);
+        // Reported before any worker can see the job, so QUEUED always precedes RUNNING.
+        job.Report(RemoteJobStates.Queued, _waiting.Count);
+        if (message is not null)
+        {
+            job.Report(RemoteJobStates.Log, message: message);
+        }
+        WakeWorkers();
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
@@ -40,7 +85,7 @@ internal sealed class JobQueue(ServerConfig config, JobStore jobs, ResultStore r
 
     private async Task Work(CancellationToken stoppingToken)
     {
-        // A stopping server finishes the jobs running but starts no more.
+        // A stopping server finishes the jobs running but starts no more; those waiting stay in the journal.
         while (!stoppingToken.IsCancellationRequested)
         {
             Job? job;
@@ -93,46 +138,35 @@ internal sealed class JobQueue(ServerConfig config, JobStore jobs, ResultStore r
         changed.SetResult();
     }
 
-    /// <summary>Runs <paramref name="job"/> on the calling thread and reports how it ended.</summary>
+    /// <summary>Runs <paramref name="job"/> on the calling thread and reports how it ended, journaling each state first.</summary>
     internal void Run(Job job)
     {
         var work = job.Work;
+        job.Attempts++;
+        Journal(job, RemoteJobStates.Running);
         job.Report(RemoteJobStates.Running);
-        job.Report(RemoteJobStates.Log, message: $"{work.ModelId}: " + string.Join("; ", work.Traces.Select(trace =>
-            $"{trace.Invocations.Count} invocation(s), {trace.Graph.Nodes.Count} node(s), " +
-            (trace.Generation is { } generation ? $"{generation.MaxNewTokens} new token(s)" : "one forward pass"))));
-        var timeout = TimeSpan.FromSeconds(config.Limits.JobTimeoutSeconds);
-        using var deadline = new CancellationTokenSource(timeout);
-        IReadOnlyList<GraphResult> result = [];
+        job.Report(RemoteJobStates.Log, message: JobExecution.Describe(work));
+        var error = JobExecution.Run(work, config.Limits, result => job.ResultPath = results.Write(job.Id, result), logger, job.Id);
+        var finished = DateTimeOffset.UtcNow;
+        Journal(job, error is null ? RemoteJobStates.Completed : RemoteJobStates.Error, error, finished);
+        job.Report(error is null ? RemoteJobStates.Completed : RemoteJobStates.Error, message: error, finished: finished);
+    }
+
+    private void Journal(Job job, string state, string? message = null, DateTimeOffset? finished = null)
+    {
+        if (!job.Journaled)
+        {
+            return;
+        }
         try
         {
-            result = SessionRunner.Run(work.Model, work.Traces, deadline.Token);
-            job.ResultPath = results.Write(job.Id, result);
-            job.Report(RemoteJobStates.Completed);
+            jobs.Journal.Write(job.Record(state, message, finished));
         }
-        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        catch (IOException error)
         {
-            job.Report(RemoteJobStates.Error, message: $"The job ran past the server's limit of {timeout.TotalSeconds:0.###} s and was stopped.");
-        }
-        catch (Exception error) when (error is NnSightException or ArgumentException or InvalidOperationException or NotSupportedException)
-        {
-            job.Report(RemoteJobStates.Error, message: error.Message);
-        }
-        catch (Exception error)
-        {
-            logger.LogError(error, "Job {Job} failed unexpectedly", job.Id);
-            job.Report(RemoteJobStates.Error, message: $"The server failed to run the job: {error.Message}");
-        }
-        finally
-        {
-            foreach (var trace in result)
-            {
-                trace.Output?.Dispose();
-                foreach (var saved in trace.Saved.Values)
-                {
-                    saved.Dispose();
-                }
-            }
+            // The journal keeps the job's earlier state, so after a restart it runs again; jobs are deterministic, so
+            // the client gets the same result either way.
+            logger.LogError(error, "Job {Job}: the journal could not record {State}", job.Id, state);
         }
     }
 }

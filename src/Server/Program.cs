@@ -22,6 +22,8 @@ catch (Exception error) when (error is InvalidDataException or IOException)
 }
 
 TorchSharp.torch.set_num_threads(config.TorchThreads);
+// Jobs run concurrently in the background: a generation's progress bar would draw over the server's log, and nobody
+// watches it. Loading the models below still shows its byte bar.
 var models = config.Models.ToDictionary(model => model.Key, model =>
 {
     var loaded = LanguageModel.FromPretrained(model.Value);
@@ -33,6 +35,7 @@ var models = config.Models.ToDictionary(model => model.Key, model =>
     }
     return loaded;
 });
+ProgressBars.Enabled = false;
 
 var builder = WebApplication.CreateSlimBuilder();
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -43,28 +46,72 @@ builder.WebHost.ConfigureKestrel(kestrel =>
 });
 builder.Services.AddSingleton(config);
 builder.Services.AddSingleton<IReadOnlyDictionary<string, LanguageModel>>(models);
-builder.Services.AddSingleton<ResultStore>();
-builder.Services.AddSingleton<JobStore>();
 builder.Services.AddSingleton<RequestParser>();
-builder.Services.AddSingleton<JobQueue>();
-builder.Services.AddHostedService(services => services.GetRequiredService<JobQueue>());
+if (config.RedisEndpoint is null)
+{
+    // One process: the embedded queue, journaled under STATE_PATH (docs/architecture.md#the-job-journal-and-the-redis-queue).
+    builder.Services.AddSingleton<ResultStore>();
+    builder.Services.AddSingleton<JobStore>();
+    builder.Services.AddSingleton<JobQueue>();
+    builder.Services.AddHostedService(services => services.GetRequiredService<JobQueue>());
+    builder.Services.AddSingleton<EmbeddedJobs>();
+    builder.Services.AddSingleton<IJobBackend>(services => services.GetRequiredService<EmbeddedJobs>());
+}
+else
+{
+    // A replica of a set sharing one Redis: its streams, statuses and results.
+    builder.Services.AddSingleton<RedisJobs>();
+    builder.Services.AddHostedService(services => services.GetRequiredService<RedisJobs>());
+    builder.Services.AddSingleton<IJobBackend>(services => services.GetRequiredService<RedisJobs>());
+}
 var app = builder.Build();
+app.Services.GetService<EmbeddedJobs>()?.Recover(app.Services.GetRequiredService<RequestParser>(), app.Services.GetRequiredService<ILogger<EmbeddedJobs>>());
+var keys = config.KeyHashes;
+
+// Redis out of reach is the replica's state, not the request's fault: 503 naming it, and the client tries again.
+app.Use(async (context, next) =>
+{
+    try
+    {
+        await next(context);
+    }
+    catch (QueueUnavailableException error) when (!context.Response.HasStarted)
+    {
+        context.Response.Headers.RetryAfter = "1";
+        await Error(StatusCodes.Status503ServiceUnavailable, error.Message).ExecuteAsync(context);
+    }
+    catch (QueueUnavailableException)
+    {
+        // A status stream already under way ends; the client reconnects.
+    }
+});
 
 app.MapGet("/health", () => Results.Text("ok"));
 
 app.MapGet("/v1/models", (HttpRequest request) =>
-    Authorized(request, config) is null ? Unauthorized() : Results.Json(new { models = models.Keys }, RemoteProtocol.Json));
+    Authorized(request) is null ? Unauthorized() : Results.Json(new { models = models.Keys }, RemoteProtocol.Json));
 
-app.MapPost("/v1/jobs", async (HttpRequest request, RequestParser parser, JobStore jobs, JobQueue queue, CancellationToken token) =>
+app.MapPost("/v1/jobs", async (HttpRequest request, RequestParser parser, IJobBackend jobs, CancellationToken token) =>
 {
-    if (Authorized(request, config) is not { } key)
+    if (Authorized(request) is not { } owner)
     {
         return Unauthorized();
     }
+    var key = JobIds.ReadKey(request.Headers, out var problem);
+    if (problem is not null)
+    {
+        return Error(StatusCodes.Status400BadRequest, problem);
+    }
     PreparedJob work;
+    byte[] body;
     try
     {
-        work = await parser.ParseAsync(request.Body, token);
+        using (var buffer = new MemoryStream())
+        {
+            await request.Body.CopyToAsync(buffer, token);
+            body = buffer.ToArray();
+        }
+        work = parser.Parse(body);
     }
     catch (RequestRejectedException error)
     {
@@ -76,53 +123,50 @@ app.MapPost("/v1/jobs", async (HttpRequest request, RequestParser parser, JobSto
             ? $"The request is larger than this server accepts ({config.Limits.MaxRequestBytes} bytes)."
             : error.Message);
     }
-    var job = jobs.Add(key, work);
-    if (!queue.TryEnqueue(job))
+    var id = JobIds.For(owner, key, body);
+    (work, body) = SamplingSeeds.Fix(work, body);
+    try
     {
-        return Error(StatusCodes.Status429TooManyRequests, $"The queue is full ({config.Limits.QueueLength} jobs); try again later.");
+        var submission = await jobs.SubmitAsync(id, owner, work, body, CancellationToken.None);
+        return Results.Json(submission.Status, RemoteProtocol.Json,
+            statusCode: submission.Repeated ? StatusCodes.Status200OK : StatusCodes.Status202Accepted);
     }
-    return Results.Json(job.Current, RemoteProtocol.Json, statusCode: StatusCodes.Status202Accepted);
+    catch (QueueFullException error)
+    {
+        return Error(StatusCodes.Status429TooManyRequests, error.Message);
+    }
 });
 
-app.MapGet("/v1/jobs/{id}", (string id, HttpRequest request, JobStore jobs) =>
-    Owned(id, request, jobs) is { } job ? Results.Json(job.Current, RemoteProtocol.Json) : NotFoundOrUnauthorized(request));
+app.MapGet("/v1/jobs/{id}", async (string id, HttpRequest request, IJobBackend jobs) =>
+    await Owned(id, request, jobs) is { } job ? Results.Json(job.Current, RemoteProtocol.Json) : NotFoundOrUnauthorized(request));
 
-app.MapGet("/v1/jobs/{id}/events", async (string id, HttpContext context, JobStore jobs) =>
+app.MapGet("/v1/jobs/{id}/events", async (string id, HttpContext context, IJobBackend jobs) =>
 {
-    if (Owned(id, context.Request, jobs) is not { } job)
+    if (await Owned(id, context.Request, jobs) is null)
     {
         await NotFoundOrUnauthorized(context.Request).ExecuteAsync(context);
         return;
     }
     context.Response.ContentType = "text/event-stream";
     context.Response.Headers.CacheControl = "no-cache";
-    var sent = 0;
     var token = context.RequestAborted;
-    while (!token.IsCancellationRequested)
+    await context.Response.Body.FlushAsync(token);
+    await foreach (var status in jobs.FollowAsync(id, token))
     {
-        var (history, changed) = job.Snapshot();
-        for (; sent < history.Count; sent++)
-        {
-            await context.Response.WriteAsync($"data: {JsonSerializer.Serialize(history[sent], RemoteProtocol.Json)}\n\n", token);
-        }
+        await context.Response.WriteAsync($"data: {JsonSerializer.Serialize(status, RemoteProtocol.Json)}\n\n", token);
         await context.Response.Body.FlushAsync(token);
-        if (RemoteJobStates.IsFinal(history[^1].Status))
-        {
-            return;
-        }
-        await changed.WaitAsync(TimeSpan.FromSeconds(15), token).ContinueWith(_ => { }, TaskScheduler.Default);
     }
 });
 
-app.MapGet("/v1/jobs/{id}/result", (string id, HttpRequest request, JobStore jobs) =>
+app.MapGet("/v1/jobs/{id}/result", async (string id, HttpRequest request, IJobBackend jobs, CancellationToken token) =>
 {
-    if (Owned(id, request, jobs) is not { } job)
+    if (await Owned(id, request, jobs) is not { } job)
     {
         return NotFoundOrUnauthorized(request);
     }
     return job.Current.Status switch
     {
-        RemoteJobStates.Completed when job.ResultPath is { } path && File.Exists(path) => Results.File(path, "application/octet-stream", $"{id}.safetensors"),
+        RemoteJobStates.Completed when await jobs.OpenResultAsync(id, token) is { } result => Results.Stream(result, "application/octet-stream", $"{id}.safetensors"),
         RemoteJobStates.Completed => Error(StatusCodes.Status410Gone, $"The result of job {id} has expired."),
         RemoteJobStates.Error => Error(StatusCodes.Status409Conflict, $"Job {id} failed: {job.Current.Message}"),
         _ => Error(StatusCodes.Status409Conflict, $"Job {id} is {job.Current.Status}; its result is not ready."),
@@ -131,23 +175,23 @@ app.MapGet("/v1/jobs/{id}/result", (string id, HttpRequest request, JobStore job
 
 await app.StartAsync();
 Console.WriteLine($"NnSight server listening on {string.Join(", ", app.Urls)}, serving " +
-    $"{string.Join(", ", config.Models.Select(model => $"{model.Key} ({model.Value})"))}; results in {config.ResponsePath}");
+    $"{string.Join(", ", config.Models.Select(model => $"{model.Key} ({model.Value})"))}; results in {app.Services.GetRequiredService<IJobBackend>().ResultsDescription}");
 await app.WaitForShutdownAsync();
 return 0;
 
-static string? Authorized(HttpRequest request, ServerConfig config)
+// The owner id (the hash of the bearer key) when the key is one of API_KEYS, else null.
+string? Authorized(HttpRequest request)
 {
     var header = request.Headers.Authorization.ToString();
     const string Bearer = "Bearer ";
-    var key = header.StartsWith(Bearer, StringComparison.Ordinal) ? header[Bearer.Length..].Trim() : null;
-    return key is not null && config.ApiKeys.Contains(key) ? key : null;
+    return keys.Authorize(header.StartsWith(Bearer, StringComparison.Ordinal) ? header[Bearer.Length..].Trim() : null);
 }
 
-Job? Owned(string id, HttpRequest request, JobStore jobs) =>
-    Authorized(request, config) is { } key && jobs.Find(id) is { } job && job.ApiKey == key ? job : null;
+async Task<JobView?> Owned(string id, HttpRequest request, IJobBackend jobs) =>
+    Authorized(request) is { } owner && await jobs.FindAsync(id, request.HttpContext.RequestAborted) is { } job && ApiKeyHashes.SameOwner(job.Owner, owner) ? job : null;
 
 IResult NotFoundOrUnauthorized(HttpRequest request) =>
-    Authorized(request, config) is null ? Unauthorized() : Error(StatusCodes.Status404NotFound, "No such job for this API key (it may have expired).");
+    Authorized(request) is null ? Unauthorized() : Error(StatusCodes.Status404NotFound, "No such job for this API key (it may have expired).");
 
 static IResult Unauthorized() => Error(StatusCodes.Status401Unauthorized, "A valid API key is required (header Authorization: Bearer YOUR_KEY).");
 

@@ -5,7 +5,7 @@ using NnSight.Models;
 namespace NnSight.Server;
 
 /// <summary>A request the server refuses, with the HTTP status and a message for the client.</summary>
-internal sealed class RequestRejectedException(int statusCode, string message) : Exception(message)
+internal sealed class RequestRejectedException(int statusCode, string message) : NnSightException(message)
 {
     public int StatusCode { get; } = statusCode;
 }
@@ -19,6 +19,14 @@ internal sealed class RequestRejectedException(int statusCode, string message) :
 internal sealed class RequestParser(ServerConfig config, IReadOnlyDictionary<string, LanguageModel> models)
 {
     private readonly GraphLimits _limits = new(config.Limits.MaxNodes, config.Limits.MaxConstantBytes, config.Limits.MaxNewTokens);
+
+    /// <summary>Parses and validates a request already read into memory (a journaled or queued one).</summary>
+    /// <exception cref="RequestRejectedException">The request is not valid here (any more).</exception>
+    public PreparedJob Parse(byte[] body)
+    {
+        using var stream = new MemoryStream(body, writable: false);
+        return ParseAsync(stream, CancellationToken.None).GetAwaiter().GetResult();
+    }
 
     public async Task<PreparedJob> ParseAsync(Stream body, CancellationToken token)
     {

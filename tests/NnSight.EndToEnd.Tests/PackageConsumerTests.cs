@@ -9,7 +9,8 @@ namespace NnSight.EndToEnd.Tests;
 /// folder: its commands, its project lines and its program give a console project that builds and runs; variations of
 /// that project show the errors a user meets.
 /// </summary>
-public sealed class PackageConsumerTests(PackageConsumerTests.ReadmeProject readme) : IClassFixture<PackageConsumerTests.ReadmeProject>
+[Collection(ReadmePackages.Name)]
+public sealed class PackageConsumerTests(PackageConsumerTests.ReadmeProject readme)
 {
     [Fact]
     public void The_readme_steps_give_a_project_that_runs_the_typed_model()
@@ -70,7 +71,7 @@ public sealed class PackageConsumerTests(PackageConsumerTests.ReadmeProject read
         Assert.Contains("libtorch-cpu-linux-x64", output, StringComparison.Ordinal);
     }
 
-    private static string Property(string file, string name) =>
+    internal static string Property(string file, string name) =>
         Regex.Match(File.ReadAllText(Path.Combine(RepositoryPaths.Root, file)), $"<{name}>([^<]+)</{name}>").Groups[1].Value;
 
     /// <summary>Runs the README's steps once: packs the libraries, creates MyProbe and runs it.</summary>
@@ -79,6 +80,7 @@ public sealed class PackageConsumerTests(PackageConsumerTests.ReadmeProject read
         private readonly TemporaryFolder _folder = new();
         private readonly string _home;
         private readonly string _packages;
+        private readonly Lazy<string> _template;
 
         public ReadmeProject()
         {
@@ -88,15 +90,25 @@ public sealed class PackageConsumerTests(PackageConsumerTests.ReadmeProject read
             ForgetCachedPackages(Property("Directory.Build.props", "Version"));
 
             var readme = File.ReadAllText(Path.Combine(RepositoryPaths.Root, "README.md"));
-            Commands = Block(readme, "commands");
+            _template = new Lazy<string>(() => Run("bash", "-euo pipefail", RepositoryPaths.Root, Block(readme, "template:commands"), asUser: true));
+            Commands = Block(readme, "use-in-project:commands");
             Run("bash", "-euo pipefail", RepositoryPaths.Root, Commands, asUser: true);
             Project = Path.Combine(_home, "MyProbe");
             var projectFile = Path.Combine(Project, "MyProbe.csproj");
-            File.WriteAllText(projectFile, File.ReadAllText(projectFile).Replace("</Project>", Block(readme, "project") + "</Project>", StringComparison.Ordinal));
-            Program = Block(readme, "program");
+            File.WriteAllText(projectFile, File.ReadAllText(projectFile).Replace("</Project>", Block(readme, "use-in-project:project") + "</Project>", StringComparison.Ordinal));
+            Program = Block(readme, "use-in-project:program");
             File.WriteAllText(Path.Combine(Project, "Program.cs"), Program);
             RunOutput = Dotnet(Project, "run");
         }
+
+        /// <summary>The home folder the README's user works in.</summary>
+        public string Home => _home;
+
+        /// <summary>
+        /// What the README's template commands printed (they pack the plotting and template packages beside the others,
+        /// install the template, create MyStudy and run it); run once, on first use, after the steps above.
+        /// </summary>
+        public string TemplateRunOutput => _template.Value;
 
         /// <summary>Where the README's commands put the packages.</summary>
         public string PackageFolder => Path.Combine(_home, "nnsight-packages");
@@ -173,7 +185,7 @@ public sealed class PackageConsumerTests(PackageConsumerTests.ReadmeProject read
         /// </summary>
         private void ForgetCachedPackages(string version)
         {
-            foreach (var id in new[] { "nnsight", "nnsight.models" })
+            foreach (var id in new[] { "nnsight", "nnsight.models", "nnsight.plotting" })
             {
                 var folder = Path.Combine(_packages, id, version);
                 if (Directory.Exists(folder))
@@ -185,8 +197,8 @@ public sealed class PackageConsumerTests(PackageConsumerTests.ReadmeProject read
 
         private static string Block(string readme, string name)
         {
-            var block = Regex.Match(readme, $@"<!-- use-in-project:{name} -->\n```\w+\n(?<body>.*?)```", RegexOptions.Singleline);
-            Assert.True(block.Success, $"README.md has no use-in-project:{name} block");
+            var block = Regex.Match(readme, $@"<!-- {name} -->\n```\w+\n(?<body>.*?)```", RegexOptions.Singleline);
+            Assert.True(block.Success, $"README.md has no {name} block");
             return block.Groups["body"].Value;
         }
 
@@ -201,4 +213,15 @@ public sealed class PackageConsumerTests(PackageConsumerTests.ReadmeProject read
 
         private static Regex PackageReference(string id) => new($@"\s*<PackageReference Include=""{Regex.Escape(id)}"" Version=""[^""]+"" />");
     }
+}
+
+/// <summary>
+/// The test classes that follow the README as one user in one home folder: the packages are packed and restored once
+/// for all of them, and they run one after the other.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class ReadmePackages : ICollectionFixture<PackageConsumerTests.ReadmeProject>
+{
+    /// <summary>The collection's name.</summary>
+    public const string Name = "README packages";
 }

@@ -73,6 +73,22 @@ public sealed class Gpt2ReferenceTests(TinyGpt2Fixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public void Fused_attention_gives_huggingfaces_logits_and_left_padded_generation()
+    {
+        // No hook observes the probabilities, so every layer takes libtorch's fused kernel (the tests above are eager).
+        Assert.False(_model.Module.EagerAttention);
+        using var batch = _model.Tokenize([Prompt("eiffel")]);
+        using var output = _model.Forward(batch);
+        Reference.Scenario("01_trace_save").Expect("logits", output.Logits);
+
+        var padded = Reference.Scenario("05b_left_padding_generate");
+        using var pair = _model.Tokenize([Prompt("eiffel"), Prompt("ioi_clean")]);
+        using var result = _model.GenerateIds(pair, new GenerationOptions { MaxNewTokens = 3 });
+        padded.Expect("sequences", result.Sequences);
+        padded.Expect("scores", result.Scores);
+    }
+
+    [Fact]
     public void Scenario07_every_submodule_output_equals_huggingface()
     {
         var scenario = Reference.Scenario("07_cache_all");

@@ -31,6 +31,25 @@ public sealed class LlamaReferenceTests(TinyLlamaFixture fixture) : IClassFixtur
     }
 
     [Theory]
+    [InlineData("L01_trace_save", "L04_generate")]
+    [InlineData("LB01_trace_save", "LB04_generate")]
+    public void Fused_attention_gives_huggingfaces_logits_and_generation(string forward, string generation)
+    {
+        // No hook observes the probabilities, so every layer takes libtorch's fused kernel (the tests around are eager).
+        var model = fixture.For(forward);
+        Assert.False(model.Module.EagerAttention);
+        using var batch = model.Batch([Prompt]);
+        using var output = model.Forward(batch);
+        Reference.Scenario(forward).Expect("logits", output.Logits);
+
+        using var result = model.GenerateIds(batch, new GenerationOptions { MaxNewTokens = 4 });
+        var steps = Reference.Scenario(generation);
+        steps.Expect("sequences", result.Sequences);
+        using var scores = result.Scores.squeeze(1);
+        steps.Expect("scores", scores);
+    }
+
+    [Theory]
     [InlineData("L04_generate")]
     [InlineData("LB04_generate")]
     public void Greedy_generation_with_cache_equals_huggingface_per_step(string name)

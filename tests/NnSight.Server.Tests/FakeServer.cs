@@ -12,6 +12,9 @@ namespace NnSight.Server.Tests;
 /// <param name="Finish">Whether the answer is complete (the connection is closed); false leaves the client waiting.</param>
 internal sealed record FakeAnswer(string? Head, byte[] Body, TimeSpan Delay, bool Finish)
 {
+    /// <summary>Closes the connection without answering, as a server killed after reading the request.</summary>
+    public static FakeAnswer Dropped { get; } = new(null, [], TimeSpan.Zero, Finish: true);
+
     /// <summary>Never answers; the connection stays open until the server is disposed.</summary>
     public static FakeAnswer Never { get; } = new(null, [], TimeSpan.Zero, Finish: false);
 
@@ -38,6 +41,7 @@ internal sealed class FakeServer : IDisposable
     private readonly Func<string, string, FakeAnswer> _script;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentQueue<string> _requests = new();
+    private readonly ConcurrentQueue<string?> _idempotencyKeys = new();
     private readonly ConcurrentBag<TcpClient> _connections = [];
     private readonly Thread _accepting;
 
@@ -54,6 +58,9 @@ internal sealed class FakeServer : IDisposable
 
     /// <summary>The requests so far, as <c>METHOD /path</c>.</summary>
     public IReadOnlyCollection<string> Requests => _requests;
+
+    /// <summary>The <c>Idempotency-Key</c> header of each request so far (null where absent), in the order of <see cref="Requests"/>.</summary>
+    public IReadOnlyCollection<string?> IdempotencyKeys => _idempotencyKeys;
 
     public void Dispose()
     {
@@ -93,14 +100,22 @@ internal sealed class FakeServer : IDisposable
             var reader = new StreamReader(stream, Encoding.ASCII);
             var request = (reader.ReadLine() ?? "").Split(' ');
             var length = 0;
+            string? idempotencyKey = null;
             while (reader.ReadLine() is { Length: > 0 } header)
             {
-                if (header.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
+                var (name, value) = (header[..header.IndexOf(':')], header[(header.IndexOf(':') + 1)..].Trim());
+                if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
                 {
-                    length = int.Parse(header["Content-Length:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+                    length = int.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
+                }
+                else if (name.Equals(RemoteProtocol.IdempotencyHeader, StringComparison.OrdinalIgnoreCase))
+                {
+                    idempotencyKey = value;
                 }
             }
             reader.ReadBlock(new char[length]);
+            // Both before the request is counted, so a test that saw the request sees its header.
+            _idempotencyKeys.Enqueue(idempotencyKey);
             _requests.Enqueue($"{request[0]} {request[1]}");
             var answer = _script(request[0], request[1]);
             if (_stop.Token.WaitHandle.WaitOne(answer.Delay))

@@ -36,13 +36,13 @@ public sealed class JobLifetimeTests(TinyGpt2Fixture fixture) : IClassFixture<Ti
         var failing = Request(fixture.Model, selectedToken: 20, module: "transformer.h.0");
         var refused = Request(fixture.Model, selectedToken: 0, module: "transformer.h.99");
         // The workers never start: this job fills the queue for good, so later ones are refused after parsing.
-        Assert.True(queue.TryEnqueue(jobs.Add("key", Parse(parser, completing))));
-        queue.Run(jobs.Add("key", Parse(parser, completing)));
+        Assert.True(queue.TryEnqueue(jobs.Add(Guid.NewGuid().ToString("N"), "key", Parse(parser, completing)).Job));
+        queue.Run(jobs.Add(Guid.NewGuid().ToString("N"), "key", Parse(parser, completing)).Job);
         // Every tensor of a job is created and disposed on this thread, so this thread's count sees all of them.
         var statistics = DisposeScopeManager.Statistics;
         var before = statistics.ThreadTotalLiveCount;
 
-        var parsed = jobs.Add("key", Parse(parser, completing));
+        var parsed = jobs.Add(Guid.NewGuid().ToString("N"), "key", Parse(parser, completing)).Job;
         var whileQueued = statistics.ThreadTotalLiveCount;
         queue.Run(parsed);
         var ends = new List<string> { parsed.Current.Status };
@@ -51,12 +51,12 @@ public sealed class JobLifetimeTests(TinyGpt2Fixture fixture) : IClassFixture<Ti
             switch (i % 4)
             {
                 case 0 or 1:
-                    var job = jobs.Add("key", Parse(parser, i % 4 == 0 ? completing : failing));
+                    var job = jobs.Add(Guid.NewGuid().ToString("N"), "key", Parse(parser, i % 4 == 0 ? completing : failing)).Job;
                     queue.Run(job);
                     ends.Add(job.Current.Status);
                     break;
                 case 2:
-                    var full = jobs.Add("key", Parse(parser, completing));
+                    var full = jobs.Add(Guid.NewGuid().ToString("N"), "key", Parse(parser, completing)).Job;
                     Assert.False(queue.TryEnqueue(full));
                     ends.Add(full.Current.Status);
                     break;

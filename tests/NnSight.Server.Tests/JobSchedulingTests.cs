@@ -32,9 +32,9 @@ public sealed class JobSchedulingTests(TinyGpt2Fixture gpt2, TinyLlamaFixture ll
         var jobs = new JobStore(results, config);
         using var queue = new JobQueue(config, jobs, results, NullLogger<JobQueue>.Instance);
         using var gate = new ManualResetEventSlim();
-        var first = jobs.Add("key", Gated("tiny-gpt2", gpt2.Model, gate));
-        var second = jobs.Add("key", Gated("tiny-gpt2", gpt2.Model, gate));
-        var other = jobs.Add("key", new PreparedJob("tiny-llama", llama.Plain, [new SessionTrace(new InterventionGraph(), [[new TokenRow([1, 2, 3])]], null)]));
+        var first = jobs.Add(Guid.NewGuid().ToString("N"), "key", Gated("tiny-gpt2", gpt2.Model, gate)).Job;
+        var second = jobs.Add(Guid.NewGuid().ToString("N"), "key", Gated("tiny-gpt2", gpt2.Model, gate)).Job;
+        var other = jobs.Add(Guid.NewGuid().ToString("N"), "key", new PreparedJob("tiny-llama", llama.Plain, [new SessionTrace(new InterventionGraph(), [[new TokenRow([1, 2, 3])]], null)])).Job;
         Assert.True(queue.TryEnqueue(first) && queue.TryEnqueue(second) && queue.TryEnqueue(other));
 
         await queue.StartAsync(CancellationToken.None);

@@ -148,9 +148,12 @@ public sealed class ProtocolTests(TinyGpt2Fixture fixture, ServerProcess server)
 
     private JsonObject Valid() => ServerClient.ValidRequest(_model);
 
-    private string HostileBody(string kind)
+    private string HostileBody(string kind) => HostileBody(_model, kind);
+
+    /// <summary>The request of a <see cref="Hostile"/> case: the valid request, broken as <paramref name="kind"/> says.</summary>
+    internal static string HostileBody(LanguageModel model, string kind)
     {
-        var request = Valid();
+        var request = ServerClient.ValidRequest(model);
         var nodes = ServerClient.FirstTrace(request)["graph"]!["nodes"]!.AsArray();
         switch (kind)
         {

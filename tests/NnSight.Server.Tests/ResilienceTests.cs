@@ -1,11 +1,10 @@
 using System.Net;
 using NnSight.Models;
-using NnSight.Serialization;
 using NnSight.TestSupport;
 
 namespace NnSight.Server.Tests;
 
-/// <summary>Timeouts, queue limits, expiry, dropped status streams, non-blocking jobs and a server killed mid-job.</summary>
+/// <summary>Timeouts, queue limits, expiry, dropped status streams, non-blocking jobs and what a restart deletes.</summary>
 public sealed class ResilienceTests(TinyGpt2Fixture fixture) : IClassFixture<TinyGpt2Fixture>
 {
     private readonly LanguageModel _model = fixture.Model;
@@ -13,15 +12,17 @@ public sealed class ResilienceTests(TinyGpt2Fixture fixture) : IClassFixture<Tin
     [Fact]
     public void A_job_past_its_timeout_ends_in_error_and_leaves_the_model_as_it_was()
     {
-        using var server = ServerProcess.WithLimits(new Dictionary<string, string> { ["JOB_TIMEOUT_SECONDS"] = "0.3" });
+        // Long enough for one forward pass on a 2-core machine shared with other work (libtorch's threads then wait for
+        // each other a long time), far too short for 256 rows generating 117 tokens.
+        using var server = ServerProcess.WithLimits(new Dictionary<string, string> { ["JOB_TIMEOUT_SECONDS"] = "5" });
         using var client = new ServerClient(server);
 
-        var slow = client.WaitFinal(client.SubmitJob(ServerClient.SlowRequest(_model).ToJsonString()));
+        var slow = client.WaitFinal(client.SubmitJob(ServerClient.GenerationRequest(_model, rows: 256, steps: 117).ToJsonString()));
         var expected = Saved(remote: null);
         var afterwards = Saved(server.Settings());
 
         Assert.Equal(RemoteJobStates.Error, slow.Status);
-        Assert.Equal("The job ran past the server's limit of 0.3 s and was stopped.", slow.Message);
+        Assert.Equal("The job ran past the server's limit of 5 s and was stopped.", slow.Message);
         TensorAssert.Close(expected, afterwards, ServerProcess.Rtol, ServerProcess.Atol, "a job after the timeout");
     }
 
@@ -86,26 +87,7 @@ public sealed class ResilienceTests(TinyGpt2Fixture fixture) : IClassFixture<Tin
     }
 
     [Fact]
-    public void A_server_killed_during_a_job_leaves_no_partial_result_and_serves_again_after_a_restart()
-    {
-        using var server = new ServerProcess();
-        using var client = new ServerClient(server);
-        var job = client.SubmitJob(ServerClient.SlowRequest(_model).ToJsonString());
-        client.WaitFor(job, RemoteJobStates.Running);
-
-        server.Kill();
-        foreach (var file in Directory.EnumerateFiles(server.ResponsePath).Where(file => file.EndsWith(".safetensors", StringComparison.Ordinal)))
-        {
-            using var complete = SafetensorsFile.Open(file);
-        }
-        server.Restart();
-
-        Assert.Empty(Directory.EnumerateFiles(server.ResponsePath));
-        TensorAssert.Close(Saved(remote: null), Saved(server.Settings()), ServerProcess.Rtol, ServerProcess.Atol, "a job after the restart");
-    }
-
-    [Fact]
-    public void A_server_writing_results_next_to_its_config_removes_only_its_own_files_at_start()
+    public void A_server_writing_results_next_to_its_config_removes_only_its_own_leftovers_at_start()
     {
         using var server = ServerProcess.WithResponsePath(".");
         using var client = new ServerClient(server);
@@ -123,10 +105,22 @@ public sealed class ResilienceTests(TinyGpt2Fixture fixture) : IClassFixture<Tin
         {
             File.WriteAllText(Path.Combine(server.ResponsePath, name), name);
         }
+        // A result no journaled job owns, as a server of an earlier version, before the journal, left it.
+        var orphan = Path.Combine(server.ResponsePath, $"{Guid.NewGuid():N}.safetensors");
+        File.Copy(result, orphan);
+        // A journal write cut short, and a request whose job record was never written (so never acknowledged).
+        var journalTemporary = Path.Combine(server.ResponsePath, $".{Guid.NewGuid():N}.job.{Guid.NewGuid():N}.tmp");
+        var unacknowledged = Path.Combine(server.ResponsePath, $"{Guid.NewGuid():N}.request");
+        File.WriteAllText(journalTemporary, "{");
+        File.WriteAllText(unacknowledged, "{}");
         server.Restart();
 
-        Assert.False(File.Exists(result));
+        Assert.True(File.Exists(result));
+        Assert.True(File.Exists(Path.Combine(server.ResponsePath, job + ".job")));
+        Assert.False(File.Exists(orphan));
         Assert.False(File.Exists(temporary));
+        Assert.False(File.Exists(journalTemporary));
+        Assert.False(File.Exists(unacknowledged));
         Assert.True(File.Exists(server.ConfigPath));
         Assert.All(unrelated, name => Assert.Equal(name, File.ReadAllText(Path.Combine(server.ResponsePath, name))));
         Assert.Equal(RemoteJobStates.Completed, client.WaitFinal(client.SubmitJob(ServerClient.ValidRequest(_model).ToJsonString())).Status);

@@ -34,25 +34,27 @@ internal sealed class ServerClient(ServerProcess server) : IDisposable
     /// <summary>
     /// A request that keeps the server busy for a while: 64 rows generating 117 tokens, reading the logits at every step.
     /// </summary>
-    public static JsonObject SlowRequest(LanguageModel model)
+    public static JsonObject SlowRequest(LanguageModel model) => GenerationRequest(model, rows: 64, steps: 117);
+
+    /// <summary><paramref name="rows"/> rows generating <paramref name="steps"/> tokens, saving the top probability at every step.</summary>
+    public static JsonObject GenerationRequest(LanguageModel model, int rows, int steps)
     {
-        const int Steps = 117;
         var ids = model.RequireTokenizer().Encode("The Eiffel Tower is in the city of").Select(id => (long)id).ToArray();
-        using var tracer = model.Generate(Steps);
+        using var tracer = model.Generate(steps);
         using (var invoker = tracer.Invoke(ids))
         {
-            for (var step = 0; step < Steps; step++)
+            for (var step = 0; step < steps; step++)
             {
                 model.Envoy("lm_head").Output.softmax(-1).max().Save();
-                if (step < Steps - 1)
+                if (step < steps - 1)
                 {
                     invoker.Next();
                 }
             }
         }
         var request = new RemoteJobRequest(RemoteProtocol.Version, "tiny-gpt2", [new RemoteTrace(
-            [[.. Enumerable.Repeat(new TokenRow(ids), 64)]],
-            new GenerationOptions { MaxNewTokens = Steps, EosTokenId = -1 }, JsonDocument.Parse(GraphSerializer.Serialize(tracer.Graph)).RootElement)]);
+            [[.. Enumerable.Repeat(new TokenRow(ids), rows)]],
+            new GenerationOptions { MaxNewTokens = steps, EosTokenId = -1 }, JsonDocument.Parse(GraphSerializer.Serialize(tracer.Graph)).RootElement)]);
         return JsonNode.Parse(JsonSerializer.Serialize(request, RemoteProtocol.Json))!.AsObject();
     }
 
@@ -72,8 +74,17 @@ internal sealed class ServerClient(ServerProcess server) : IDisposable
         throw new TimeoutException($"Job {job} never reported {state}.");
     }
 
-    public HttpResponseMessage Submit(string body, string? apiKey = ServerProcess.ApiKey) =>
-        Send(HttpMethod.Post, "v1/jobs", apiKey, new StringContent(body, Encoding.UTF8, "application/json"));
+    public HttpResponseMessage Submit(string body, string? apiKey = ServerProcess.ApiKey, string? idempotencyKey = null) =>
+        Send(HttpMethod.Post, "v1/jobs", apiKey, new StringContent(body, Encoding.UTF8, "application/json"), idempotencyKey);
+
+    /// <summary>Submits <paramref name="body"/> with an <c>Idempotency-Key</c>; returns the status code and the job id.</summary>
+    public (HttpStatusCode Status, string Job) SubmitOnce(string body, string idempotencyKey, string apiKey = ServerProcess.ApiKey)
+    {
+        using var response = Submit(body, apiKey, idempotencyKey);
+        var text = response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+        Assert.True(response.IsSuccessStatusCode, $"{response.StatusCode}: {text}");
+        return (response.StatusCode, JsonDocument.Parse(text).RootElement.GetProperty("job").GetString()!);
+    }
 
     public HttpResponseMessage Get(string path, string? apiKey = ServerProcess.ApiKey) => Send(HttpMethod.Get, path, apiKey);
 
@@ -119,13 +130,45 @@ internal sealed class ServerClient(ServerProcess server) : IDisposable
         }
     }
 
+    /// <summary>Downloads job <paramref name="job"/>'s result (asserting 200) and reads every tensor of it.</summary>
+    public Dictionary<string, TorchSharp.torch.Tensor> Result(string job, string apiKey = ServerProcess.ApiKey)
+    {
+        using var response = Get($"v1/jobs/{job}/result", apiKey);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var path = Path.Combine(Path.GetTempPath(), $"nnsight-test-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            using (var file = File.Create(path))
+            {
+                response.Content.ReadAsStream().CopyTo(file);
+            }
+            using var result = Serialization.SafetensorsFile.Open(path);
+            return result.Tensors.Keys.ToDictionary(name => name, name => result.Read(name).DetachFromDisposeScope());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>Every status of job <paramref name="job"/> so far, from its event stream (which ends at a final status).</summary>
+    public string Events(string job, string apiKey = ServerProcess.ApiKey)
+    {
+        using var response = Get($"v1/jobs/{job}/events", apiKey);
+        return response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+    }
+
     public bool IsHealthy() => _http.GetStringAsync("health").GetAwaiter().GetResult() == "ok";
 
     public void Dispose() => _http.Dispose();
 
-    private HttpResponseMessage Send(HttpMethod method, string path, string? apiKey, HttpContent? content = null)
+    private HttpResponseMessage Send(HttpMethod method, string path, string? apiKey, HttpContent? content = null, string? idempotencyKey = null)
     {
         using var message = new HttpRequestMessage(method, path) { Content = content };
+        if (idempotencyKey is not null)
+        {
+            message.Headers.TryAddWithoutValidation(RemoteProtocol.IdempotencyHeader, idempotencyKey);
+        }
         message.Headers.ExpectContinue = content is not null;
         if (apiKey is not null)
         {

@@ -31,12 +31,16 @@ public sealed class ServerProcess : IDisposable
     {
     }
 
-    private ServerProcess(IReadOnlyDictionary<string, string> limits, string responsePath)
+    /// <param name="limits">LIMITS values overriding the test config's.</param>
+    /// <param name="responsePath">RESPONSE_PATH, relative to the config file.</param>
+    /// <param name="settings">Further top-level config lines (QUEUE, QUEUE_NAME, STATE_PATH).</param>
+    /// <param name="hashedKeys">List the keys in the config as <c>sha256:</c> hashes rather than as themselves.</param>
+    private ServerProcess(IReadOnlyDictionary<string, string> limits, string responsePath, string settings = "", bool hashedKeys = false)
     {
         _folder = new TemporaryFolder();
         Port = FreePort();
         ResponsePath = Path.GetFullPath(_folder.File(responsePath));
-        File.WriteAllText(ConfigPath, Config(limits, responsePath));
+        File.WriteAllText(ConfigPath, Config(limits, responsePath, settings, hashedKeys));
         _process = Start();
     }
 
@@ -59,6 +63,20 @@ public sealed class ServerProcess : IDisposable
 
     /// <summary>A server whose RESPONSE_PATH is <paramref name="responsePath"/>, relative to its config file.</summary>
     public static ServerProcess WithResponsePath(string responsePath) => new(new Dictionary<string, string>(), responsePath);
+
+    /// <summary>A server whose config lists its keys only as <c>sha256:</c> hashes.</summary>
+    public static ServerProcess WithHashedKeys(IReadOnlyDictionary<string, string>? limits = null) =>
+        new(limits ?? new Dictionary<string, string>(), "responses", hashedKeys: true);
+
+    /// <summary>
+    /// A replica of the set whose jobs live in Redis at <paramref name="redis"/> (<c>host:port</c>) under the key prefix
+    /// <paramref name="queueName"/>; a test gives each of its sets a prefix of its own.
+    /// </summary>
+    public static ServerProcess Replica(string redis, string queueName, IReadOnlyDictionary<string, string>? limits = null, bool hashedKeys = false) =>
+        new(limits ?? new Dictionary<string, string>(), "responses", $"QUEUE: redis://{redis}\nQUEUE_NAME: {queueName}\n", hashedKeys);
+
+    /// <summary>The folder holding the config (and, by default, RESPONSE_PATH).</summary>
+    public string Folder => _folder.FullPath;
 
     public RemoteSettings Settings(string? apiKey = ApiKey) => new(Address, apiKey) { Progress = null };
 
@@ -89,8 +107,9 @@ public sealed class ServerProcess : IDisposable
         _folder.Dispose();
     }
 
-    private string Config(IReadOnlyDictionary<string, string> limits, string responsePath)
+    private string Config(IReadOnlyDictionary<string, string> limits, string responsePath, string settings, bool hashedKeys)
     {
+        string Key(string key) => hashedKeys ? "sha256:" + ApiKeyHashes.OwnerOf(key) : key;
         var values = new Dictionary<string, string>
         {
             ["MAX_NODES"] = "2000",
@@ -111,12 +130,13 @@ public sealed class ServerProcess : IDisposable
             HOST: 127.0.0.1
             RESPONSE_PATH: "{responsePath}"
             TORCH_THREADS: {TorchSharp.torch.get_num_threads()}
+            {settings.TrimEnd()}
             MODELS:
               tiny-gpt2: {RepositoryPaths.TinyGpt2}
               tiny-llama: {RepositoryPaths.TinyLlama}
             API_KEYS:
-              - {ApiKey}
-              - {OtherApiKey}
+              - {Key(ApiKey)}
+              - {Key(OtherApiKey)}
             LIMITS:
             {string.Join("\n", values.Select(pair => $"  {pair.Key}: {pair.Value}"))}
             """;

@@ -1,5 +1,6 @@
 using NnSight.Models.Gpt2;
 using NnSight.Models.Llama;
+using NnSight.Models.Modules;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,9 +15,16 @@ public sealed class ModuleOutputs : IDisposable
 {
     private readonly List<Action> _removers = [];
     private readonly Dictionary<string, List<Tensor>> _captured = new(StringComparer.Ordinal);
+    private readonly CausalLanguageModel? _model;
 
     public ModuleOutputs(nn.Module root)
     {
+        // Hooks of their own see attention probabilities only where they are computed: in every layer when eager.
+        if (root is CausalLanguageModel model)
+        {
+            _model = model;
+            model.EagerAttention = true;
+        }
         foreach (var (path, module) in root.named_modules())
         {
             switch (module)
@@ -91,6 +99,10 @@ public sealed class ModuleOutputs : IDisposable
     public void Dispose()
     {
         _removers.ForEach(remove => remove());
+        if (_model is not null)
+        {
+            _model.EagerAttention = false;
+        }
         foreach (var tensor in _captured.Values.SelectMany(calls => calls))
         {
             tensor.Dispose();

@@ -194,18 +194,23 @@ public sealed class SeedExampleTests(TinyGpt2Fixture fixture) : IClassFixture<Ti
             }
         }
 
-        Tensor cleanBlock2;
-        using (var outputs = new ModuleOutputs(_model.Module))
+        // A plain hook, so the hand-written runs compute attention as the trace's do (fused: no probability is observed).
+        Tensor? cleanBlock2 = null;
+        var block = (Models.Gpt2.GPT2Block)_model.ModuleAt("transformer.h.2");
+        var capture = block.register_forward_hook((_, _, _, _, output) =>
+        {
+            cleanBlock2 = output.HiddenStates.clone().DetachFromDisposeScope();
+            return output;
+        });
         using (var cleanBatch = _model.Tokenize([clean]))
         using (_model.Forward(cleanBatch))
         {
-            cleanBlock2 = outputs["transformer.h.2.0"].clone();
+            capture.remove();
         }
-        var block = (Models.Gpt2.GPT2Block)_model.ModuleAt("transformer.h.2");
         var remover = block.register_forward_hook((_, _, _, _, output) =>
         {
             var hidden = output.HiddenStates.clone();
-            hidden[.., 13] = cleanBlock2[.., 13];
+            hidden[.., 13] = cleanBlock2![.., 13];
             return (hidden, output.Present);
         });
         using var corruptBatch = _model.Tokenize([corrupt]);
@@ -214,6 +219,6 @@ public sealed class SeedExampleTests(TinyGpt2Fixture fixture) : IClassFixture<Ti
         TensorAssert.Close(expected.Logits[.., ^1], patched.Value, 1e-6, 1e-7, "patched last-position logits");
         using var unpatched = _model.Forward(corruptBatch);
         Assert.False(unpatched.Logits[.., ^1].allclose(patched.Value), "the patch changed nothing");
-        cleanBlock2.Dispose();
+        cleanBlock2!.Dispose();
     }
 }

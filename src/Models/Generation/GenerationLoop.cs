@@ -33,7 +33,8 @@ internal sealed class GenerationLoop
         _sampler = options.DoSample && options.Seed is { } seed ? new Generator(seed, module.parameters().First().device) : null;
     }
 
-    public GenerationResult Run(TokenBatch batch, CancellationToken cancellation)
+    /// <summary>Generates from <paramref name="batch"/>, counting each step's tokens (one per row) on <paramref name="progress"/>.</summary>
+    public GenerationResult Run(TokenBatch batch, CountProgress progress, CancellationToken cancellation)
     {
         using var scope = NewDisposeScope();
         var sequences = batch.InputIds.alias();
@@ -64,11 +65,13 @@ internal sealed class GenerationLoop
             sequences.MoveToOuterDisposeScope();
             mask.MoveToOuterDisposeScope();
             unfinished.MoveToOuterDisposeScope();
+            progress.Advance(batch.Rows);
             if (!unfinished.any().item<bool>())
             {
                 break;
             }
         }
+        progress.Finish();
         cache?.Dispose();
         var stacked = scores.Count > 0
             ? stack(scores)

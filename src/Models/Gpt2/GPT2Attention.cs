@@ -1,3 +1,4 @@
+using NnSight.Models.Modules;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -5,16 +6,18 @@ using static TorchSharp.torch;
 namespace NnSight.Models.Gpt2;
 
 /// <summary>
-/// GPT-2's causal self-attention, computed eagerly as HuggingFace 4.36's <c>GPT2Attention._attn</c>: the attention
-/// probabilities pass through <c>attn_dropout</c>, so a hook there reads or replaces them. Returns the projected
-/// output and the present (key, value) for the cache.
+/// GPT-2's causal self-attention. When a run observes <c>attn_dropout</c> (or the module is training, or the config
+/// scales or upcasts the scores its own way) it is computed eagerly as HuggingFace 4.36's <c>GPT2Attention._attn</c>:
+/// the probabilities pass through <c>attn_dropout</c>, so a hook there reads or replaces them. Otherwise libtorch's
+/// fused scaled-dot-product attention computes the same values without materialising the probabilities. Returns the
+/// projected output and the present (key, value) for the cache.
 /// </summary>
 /// <remarks>
 /// Inputs: hidden states <c>[batch, positions, n_embd]</c>, the cached (key, value) of earlier positions or null, and
 /// the additive attention mask <c>[batch, 1, 1, past + positions]</c> (0 where attended, the dtype's minimum where
 /// masked) or null.
 /// </remarks>
-public sealed class GPT2Attention : nn.Module<Tensor, (Tensor Key, Tensor Value)?, Tensor?, (Tensor Output, (Tensor Key, Tensor Value) Present)>
+public sealed class GPT2Attention : nn.Module<Tensor, (Tensor Key, Tensor Value)?, Tensor?, (Tensor Output, (Tensor Key, Tensor Value) Present)>, IObservableAttention
 {
     private readonly Linear c_attn;
     private readonly Linear c_proj;
@@ -71,10 +74,24 @@ public sealed class GPT2Attention : nn.Module<Tensor, (Tensor Key, Tensor Value)
         return (output.MoveToOuterDisposeScope(), (key.MoveToOuterDisposeScope(), value.MoveToOuterDisposeScope()));
     }
 
+    /// <inheritdoc />
+    bool IObservableAttention.Eager { get; set; }
+
+    /// <inheritdoc />
+    bool IObservableAttention.ObservedBy(string path, IReadOnlySet<string> accessed) => accessed.Contains(path + ".attn_dropout");
+
     private Tensor Attend(Tensor query, Tensor key, Tensor value, Tensor? attentionMask)
     {
         var queryLength = query.shape[^2];
         var keyLength = key.shape[^2];
+        if (!((IObservableAttention)this).Eager && !training && _scaleByHeadDim && _inverseLayerScale == 1.0 && !_upcast)
+        {
+            // The causal mask ends at the last key (a query sees its own position and the past), as the eager path's.
+            var blocked = full([], finfo(query.dtype).min, dtype: query.dtype, device: query.device);
+            var mask = where(ones(queryLength, keyLength, dtype: ScalarType.Bool, device: query.device).tril(keyLength - queryLength),
+                zeros([], dtype: query.dtype, device: query.device), blocked);
+            return nn.functional.scaled_dot_product_attention(query, key, value, attentionMask is null ? mask : mask + attentionMask);
+        }
         var scores = _upcast
             ? matmul(query.to_type(ScalarType.Float32), key.to_type(ScalarType.Float32).transpose(-1, -2))
             : matmul(query, key.transpose(-1, -2));

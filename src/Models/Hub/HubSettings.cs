@@ -58,8 +58,7 @@ internal sealed record HubSettings(string Endpoint, string CacheDirectory, strin
     public string TokenOrigin => TokenFromVariable ? "HF_TOKEN" : TokenPath;
 
     /// <summary>huggingface_hub's truth values: 1, ON, YES, TRUE in any case.</summary>
-    public static bool IsTrue(string? value) =>
-        value is not null && value.Trim().ToUpperInvariant() is "1" or "ON" or "YES" or "TRUE";
+    public static bool IsTrue(string? value) => EnvironmentFlags.IsTrue(value);
 
     private static TimeSpan? Seconds(string? value) =>
         double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds > 0 ? TimeSpan.FromSeconds(seconds) : null;

@@ -1,3 +1,4 @@
+using NnSight.Models.Modules;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -5,9 +6,11 @@ using static TorchSharp.torch;
 namespace NnSight.Models.Llama;
 
 /// <summary>
-/// Grouped-query self-attention with rotary position embeddings, computed eagerly as HuggingFace 4.36's
-/// <c>LlamaAttention</c> with <c>output_attentions</c>: returns (output after <c>o_proj</c>, attention probabilities
-/// <c>[batch, heads, positions, past + positions]</c>, present (key, value)). Query head <c>h</c> reads key/value head
+/// Grouped-query self-attention with rotary position embeddings. When a run observes this module it is computed
+/// eagerly as HuggingFace 4.36's <c>LlamaAttention</c> with <c>output_attentions</c>: returns (output after
+/// <c>o_proj</c>, attention probabilities <c>[batch, heads, positions, past + positions]</c>, present (key, value)).
+/// Otherwise libtorch's fused scaled-dot-product attention computes the output without the probabilities, and
+/// <c>Weights</c> is an empty tensor nobody reads. Query head <c>h</c> reads key/value head
 /// <c>h / (heads / key_value_heads)</c>; the cache keeps the key/value heads unrepeated, keys after rotation.
 /// </summary>
 /// <remarks>
@@ -15,7 +18,7 @@ namespace NnSight.Models.Llama;
 /// positions]</c> (0 where attended, the dtype's minimum where not); position ids <c>[batch, positions]</c>;
 /// the cached (key, value) of earlier positions or null.
 /// </remarks>
-public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, (Tensor Key, Tensor Value)?, (Tensor Output, Tensor Weights, (Tensor Key, Tensor Value) Present)>
+public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, (Tensor Key, Tensor Value)?, (Tensor Output, Tensor Weights, (Tensor Key, Tensor Value) Present)>, IObservableAttention
 {
     private readonly Linear q_proj;
     private readonly Linear k_proj;
@@ -67,13 +70,29 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, (Tensor K
             value = cat([pastValue, value], dim: -2);
         }
 
-        var scores = matmul(query, RepeatKeyValue(key).transpose(2, 3)) / Math.Sqrt(_headDim) + attentionMask;
-        var weights = nn.functional.softmax(scores, dim: -1, dtype: ScalarType.Float32).to_type(query.dtype);
-        var context = matmul(weights, RepeatKeyValue(value)).transpose(1, 2).reshape(batch, positions, _heads * _headDim);
+        Tensor attended, weights;
+        if (((IObservableAttention)this).Eager)
+        {
+            var scores = matmul(query, RepeatKeyValue(key).transpose(2, 3)) / Math.Sqrt(_headDim) + attentionMask;
+            weights = nn.functional.softmax(scores, dim: -1, dtype: ScalarType.Float32).to_type(query.dtype);
+            attended = matmul(weights, RepeatKeyValue(value));
+        }
+        else
+        {
+            attended = nn.functional.scaled_dot_product_attention(query, RepeatKeyValue(key), RepeatKeyValue(value), attentionMask);
+            weights = empty(0, dtype: query.dtype, device: query.device);
+        }
+        var context = attended.transpose(1, 2).reshape(batch, positions, _heads * _headDim);
         var output = o_proj.call(context);
         return (output.MoveToOuterDisposeScope(), weights.MoveToOuterDisposeScope(),
             (key.MoveToOuterDisposeScope(), value.MoveToOuterDisposeScope()));
     }
+
+    /// <inheritdoc />
+    bool IObservableAttention.Eager { get; set; }
+
+    /// <inheritdoc />
+    bool IObservableAttention.ObservedBy(string path, IReadOnlySet<string> accessed) => accessed.Contains(path);
 
     private Tensor SplitHeads(Tensor projected, int heads) =>
         projected.view(projected.shape[0], projected.shape[1], heads, _headDim).transpose(1, 2);

@@ -45,6 +45,49 @@ public abstract class CausalLanguageModel : nn.Module<Tensor, KeyValueCache?, Te
     /// <summary>The token embedding, whose weight a tied head shares.</summary>
     protected abstract Embedding TokenEmbedding { get; }
 
+    private IReadOnlyList<(string Path, IObservableAttention Module)>? _attention;
+    private bool _eagerAttention;
+
+    private IReadOnlyList<(string Path, IObservableAttention Module)> Attention =>
+        _attention ??= [.. named_modules().Where(pair => pair.module is IObservableAttention)
+            .Select(pair => (pair.name, (IObservableAttention)pair.module))];
+
+    /// <summary>
+    /// Whether every attention module computes its probabilities on every run, as HuggingFace's
+    /// <c>attn_implementation="eager"</c>: set it when TorchSharp hooks of your own read attention probabilities. By
+    /// default a run computes them only in the modules it observes (an NnSight trace knows which), and libtorch's fused
+    /// scaled-dot-product kernel computes the others.
+    /// </summary>
+    public bool EagerAttention
+    {
+        get => _eagerAttention;
+        set
+        {
+            _eagerAttention = value;
+            foreach (var (_, module) in Attention)
+            {
+                module.Eager = value;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Makes the attention modules whose probabilities a run observes (it reads or writes <paramref name="accessed"/>)
+    /// compute them eagerly, until disposed; every other attention module uses the fused kernel.
+    /// </summary>
+    internal IDisposable ObserveAttention(IReadOnlySet<string> accessed)
+    {
+        var eager = Attention.Where(attention => !attention.Module.Eager && attention.Module.ObservedBy(attention.Path, accessed))
+            .Select(attention => attention.Module).ToList();
+        eager.ForEach(module => module.Eager = true);
+        return new EagerAttentionScope(eager);
+    }
+
+    private sealed class EagerAttentionScope(List<IObservableAttention> modules) : IDisposable
+    {
+        public void Dispose() => modules.ForEach(module => module.Eager = false);
+    }
+
     /// <summary>Makes the head share the token embedding's weight when <c>tie_word_embeddings</c> is true.</summary>
     internal void TieWeights()
     {

@@ -1,5 +1,4 @@
 using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
 using NnSight.Intervention;
 using NnSight.Serialization;
@@ -36,23 +35,33 @@ public sealed class RemoteJob
     /// <summary>Whether the result has been downloaded and the saved values filled.</summary>
     public bool IsFilled => _result is not null;
 
-    /// <summary>Sends <paramref name="request"/>; returns the job as soon as the server has accepted it.</summary>
+    /// <summary>
+    /// Sends <paramref name="request"/>; returns the job as soon as the server has accepted it. Every attempt carries the
+    /// same <c>Idempotency-Key</c>, so a submission whose answer was lost is tried again like any other request: the
+    /// server answers a repeat with the job it already has.
+    /// </summary>
     /// <exception cref="RemoteException">The server refused the request, or did not answer within the request timeout.</exception>
     internal static RemoteJob Submit(RemoteSettings settings, RemoteJobRequest request, Action<IReadOnlyList<GraphResult>> complete)
     {
+        var body = JsonSerializer.SerializeToUtf8Bytes(request, RemoteProtocol.Json);
+        var key = Guid.NewGuid().ToString("N");
         var status = Bounded(settings, HttpMethod.Post, "v1/jobs", (message, token) =>
         {
-            message.Content = new StringContent(JsonSerializer.Serialize(request, RemoteProtocol.Json), Encoding.UTF8, "application/json");
+            message.Headers.Add(RemoteProtocol.IdempotencyHeader, key);
+            message.Content = new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" } } };
             return Read<RemoteStatus>(Send(message, token));
-        });
+        }, Transient);
         settings.Progress?.WriteLine($"[nnsight] {status}");
         return new RemoteJob(status.Job, settings, request.Traces.Count, complete);
     }
 
-    /// <summary>Asks the server for the job's current status.</summary>
+    /// <summary>
+    /// Asks the server for the job's current status, trying again with growing pauses while the server is out of reach
+    /// or unavailable (a restart, a replica set whose Redis is restarting), within the request timeout.
+    /// </summary>
     /// <exception cref="RemoteException">The server refused the request, or did not answer within the request timeout.</exception>
     public RemoteStatus Status() =>
-        Bounded(_settings, HttpMethod.Get, $"v1/jobs/{Id}", (message, token) => Read<RemoteStatus>(Send(message, token)));
+        Bounded(_settings, HttpMethod.Get, $"v1/jobs/{Id}", (message, token) => Read<RemoteStatus>(Send(message, token)), Transient);
 
     /// <summary>
     /// Follows the job's status stream until it ends (reconnecting when the stream drops), downloads the result and
@@ -66,7 +75,11 @@ public sealed class RemoteJob
         {
             return;
         }
-        var final = FollowUntilFinal();
+        RemoteStatus final;
+        using (var progress = RemoteJobProgress.Start(Id, _settings.Progress))
+        {
+            final = FollowUntilFinal(progress);
+        }
         if (final.Status == RemoteJobStates.Error)
         {
             throw new RemoteException($"Remote job {Id} failed: {final.Message}");
@@ -75,7 +88,7 @@ public sealed class RemoteJob
         _complete(_result);
     }
 
-    private RemoteStatus FollowUntilFinal()
+    private RemoteStatus FollowUntilFinal(RemoteJobProgress progress)
     {
         while (true)
         {
@@ -91,20 +104,21 @@ public sealed class RemoteJob
                         continue;
                     }
                     var status = JsonSerializer.Deserialize<RemoteStatus>(line["data: ".Length..], RemoteProtocol.Json)!;
-                    _settings.Progress?.WriteLine($"[nnsight] {status}");
+                    progress.Report(status);
                     if (RemoteJobStates.IsFinal(status.Status))
                     {
                         return status;
                     }
                 }
             }
-            catch (Exception error) when (error is IOException or HttpRequestException)
+            catch (Exception error) when (Transient(error))
             {
-                _settings.Progress?.WriteLine($"[nnsight] job {Id}: status stream dropped ({error.Message}); reconnecting");
+                progress.Note($"job {Id}: status stream dropped ({error.Message}); reconnecting");
             }
             var current = Status();
             if (RemoteJobStates.IsFinal(current.Status))
             {
+                progress.Report(current);
                 return current;
             }
         }
@@ -137,26 +151,57 @@ public sealed class RemoteJob
         {
             File.Delete(path);
         }
-    });
+    }, Transient);
 
     /// <summary>
-    /// Runs one request and the reading of its answer within the settings' request timeout; past it, the request fails
-    /// with a message naming it.
+    /// Runs one request and the reading of its answer within the settings' request timeout, trying again after the
+    /// failures <paramref name="retry"/> accepts with growing pauses (0.1 s doubling up to 2 s); past the timeout, the
+    /// request fails with a message naming it and the last failure.
     /// </summary>
-    private static T Bounded<T>(RemoteSettings settings, HttpMethod method, string path, Func<HttpRequestMessage, CancellationToken, T> exchange)
+    private static T Bounded<T>(RemoteSettings settings, HttpMethod method, string path, Func<HttpRequestMessage, CancellationToken, T> exchange,
+        Func<Exception, bool> retry)
     {
-        using var message = Request(settings, method, path);
         using var timeout = new CancellationTokenSource(settings.RequestTimeout);
-        try
+        Uri? address = null;
+        Exception? last = null;
+        for (var attempt = 0; ; attempt++)
         {
-            return exchange(message, timeout.Token);
+            using var message = Request(settings, method, path);
+            address = message.RequestUri;
+            try
+            {
+                return exchange(message, timeout.Token);
+            }
+            catch (Exception error) when (!timeout.IsCancellationRequested && retry(error))
+            {
+                if (last is null)
+                {
+                    settings.Progress?.WriteLine($"[nnsight] {method} {address}: {error.Message}; trying again");
+                }
+                last = error;
+            }
+            catch (Exception error) when (timeout.IsCancellationRequested && error is OperationCanceledException or IOException or HttpRequestException or ObjectDisposedException)
+            {
+                break;
+            }
+            // Up to 2 s between attempts, spread so that clients waiting on one restarted server do not return in step.
+            var pause = TimeSpan.FromMilliseconds(Math.Min(2000, 100 << Math.Min(attempt, 5)) * (0.75 + Random.Shared.NextDouble() / 2));
+            if (timeout.Token.WaitHandle.WaitOne(pause))
+            {
+                break;
+            }
         }
-        catch (Exception error) when (timeout.IsCancellationRequested && error is OperationCanceledException or IOException or HttpRequestException or ObjectDisposedException)
-        {
-            throw new RemoteException(
-                $"{method} {message.RequestUri} got no complete answer within {settings.RequestTimeout.TotalSeconds:0.###} s (RemoteSettings.RequestTimeout).");
-        }
+        throw new RemoteException(
+            $"{method} {address} got no complete answer within {settings.RequestTimeout.TotalSeconds:0.###} s (RemoteSettings.RequestTimeout)" +
+            (last is null ? "." : $"; the last attempt failed: {last.Message}"), (last as RemoteException)?.StatusCode);
     }
+
+    /// <summary>
+    /// Whether a request that failed with <paramref name="error"/> may succeed later: the connection failed or dropped,
+    /// or the server (a proxy before it) answered 502, 503 or 504.
+    /// </summary>
+    private static bool Transient(Exception error) =>
+        error is IOException or HttpRequestException { StatusCode: null } || error is RemoteException { StatusCode: 502 or 503 or 504 };
 
     /// <summary>The request for <paramref name="path"/> under the server's address, keeping the address's own path.</summary>
     private static HttpRequestMessage Request(RemoteSettings settings, HttpMethod method, string path)

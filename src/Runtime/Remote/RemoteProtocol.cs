@@ -16,6 +16,12 @@ internal static class RemoteProtocol
     /// </summary>
     public const int Version = 2;
 
+    /// <summary>
+    /// The header a submission carries, the same on every attempt, so that the server answers a repeat with the job it
+    /// already has (200) instead of queueing a second one (202).
+    /// </summary>
+    public const string IdempotencyHeader = "Idempotency-Key";
+
     /// <summary>The safetensors name of a trace's primary output (logits or token ids).</summary>
     public static string OutputTensor(int trace) => FormattableString.Invariant($"trace.{trace}.output");
 

@@ -23,8 +23,9 @@ public sealed record RemoteSettings(Uri Server, string? ApiKey = null)
 
     /// <summary>
     /// How long submitting, a status request, or downloading the result may take before it fails with a
-    /// <see cref="RemoteException"/> (default 5 minutes; <see cref="Timeout.InfiniteTimeSpan"/> for no limit). The status
-    /// stream a waiting context follows has no limit: it lasts as long as the job.
+    /// <see cref="RemoteException"/> (default 5 minutes; <see cref="Timeout.InfiniteTimeSpan"/> for no limit), tries again
+    /// across a server restart included. The status stream a waiting context follows has no limit: it lasts as long as
+    /// the job.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is neither positive nor infinite.</exception>
     public TimeSpan RequestTimeout

@@ -13,26 +13,12 @@ public static class SafetensorsWriter
     public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors,
         IReadOnlyDictionary<string, string>? metadata = null)
     {
-        var items = tensors.ToList();
-        var header = BuildHeader(items, metadata);
-        var padding = (8 - header.Length % 8) % 8;
         var temporary = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
         try
         {
             using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
             {
-                stream.Write(BitConverter.GetBytes((ulong)(header.Length + padding)));
-                stream.Write(header);
-                for (var i = 0; i < padding; i++)
-                {
-                    stream.WriteByte((byte)' ');
-                }
-                foreach (var (_, tensor) in items)
-                {
-                    // The scope also disposes the handles detach() and cpu() return along the way.
-                    using var scope = NewDisposeScope();
-                    TensorMemory.ForEachChunk(tensor.detach().cpu().contiguous(), (chunk, _) => stream.Write(chunk));
-                }
+                WriteTo(stream, tensors, metadata);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temporary, path, overwrite: true);
@@ -40,6 +26,26 @@ public static class SafetensorsWriter
         finally
         {
             File.Delete(temporary);
+        }
+    }
+
+    /// <summary>Writes the safetensors bytes of <paramref name="tensors"/> to <paramref name="stream"/>.</summary>
+    internal static void WriteTo(Stream stream, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var items = tensors.ToList();
+        var header = BuildHeader(items, metadata);
+        var padding = (8 - header.Length % 8) % 8;
+        stream.Write(BitConverter.GetBytes((ulong)(header.Length + padding)));
+        stream.Write(header);
+        for (var i = 0; i < padding; i++)
+        {
+            stream.WriteByte((byte)' ');
+        }
+        foreach (var (_, tensor) in items)
+        {
+            // The scope also disposes the handles detach() and cpu() return along the way.
+            using var scope = NewDisposeScope();
+            TensorMemory.ForEachChunk(tensor.detach().cpu().contiguous(), (chunk, _) => stream.Write(chunk));
         }
     }
 

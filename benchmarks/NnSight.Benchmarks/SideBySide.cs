@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using NnSight.Models;
+using static TorchSharp.torch;
+
+namespace NnSight.Benchmarks;
+
+/// <summary>
+/// NnSight against PyTorch on the same machine, the same random checkpoint and the same inputs: the PyTorch side is
+/// benchmarks/pytorch (HuggingFace 4.36's ops, eager attention), the NnSight side loads the same folder through
+/// <see cref="LanguageModel"/>. Both run in child processes of their own with 2 threads, alternately, and report the
+/// medians of forward 1×128, forward 8×128 and greedy generation of 32 tokens after a 10-token prompt (key/value
+/// cache, the head on the last position only), with the first logits of the last position, which must agree.
+/// </summary>
+internal static class SideBySide
+{
+    private const int Threads = 2;
+
+    private static readonly string[] Figures = ["forward_1x128_ms", "forward_8x128_ms", "greedy32_ms"];
+
+    /// <param name="architecture"><c>gpt2</c> (GPT-2-small) or <c>llama</c> (Llama-125M: 12 × 768, 12/4 heads, SwiGLU 2048, vocab 32000).</param>
+    /// <param name="rounds">How many times each side runs.</param>
+    public static void Run(string architecture, int rounds)
+    {
+        var scripts = Path.Combine(BenchmarkPaths.RepositoryRoot(), "benchmarks", "pytorch");
+        var folder = Path.Combine(Path.GetTempPath(), $"nnsight-bench-{architecture}-side-by-side");
+        if (!File.Exists(Path.Combine(folder, "config.json")))
+        {
+            string[] make = architecture == "gpt2"
+                ? [Path.Combine(scripts, "make_gpt2_checkpoint.py"), folder]
+                : [Path.Combine(scripts, "make_llama_checkpoint.py"), folder, "--layers", "12", "--hidden", "768", "--inter", "2048", "--heads", "12", "--kv", "4", "--vocab", "32000"];
+            Console.WriteLine(Run("/usr/bin/python3", make));
+        }
+        var pytorch = new List<JsonElement>();
+        var nnsight = new List<JsonElement>();
+        for (var round = 0; round < rounds; round++)
+        {
+            pytorch.Add(Parse(Run("/usr/bin/python3", Path.Combine(scripts, $"{architecture}_torch.py"), folder, Threads.ToString(CultureInfo.InvariantCulture))));
+            nnsight.Add(Parse(Run(Environment.ProcessPath!, "side-by-side-once", architecture, folder)));
+        }
+        Console.WriteLine($"{architecture}, {CpuModel()}, {Threads} threads each side, medians of {rounds} alternating runs of each side");
+        Console.WriteLine($"{"",-18} {"PyTorch",10} {"NnSight",10} {"ratio",7}");
+        foreach (var figure in Figures)
+        {
+            var theirs = Median(pytorch, figure);
+            var ours = Median(nnsight, figure);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{figure,-18} {theirs,10:F1} {ours,10:F1} {ours / theirs,7:F3}"));
+        }
+        var theirHead = pytorch[0].GetProperty("last_logits_head").EnumerateArray().Select(value => value.GetDouble()).ToArray();
+        var ourHead = nnsight[0].GetProperty("last_logits_head").EnumerateArray().Select(value => value.GetDouble()).ToArray();
+        var largest = theirHead.Zip(ourHead, (a, b) => Math.Abs(a - b)).Max();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"last-position logits [0..8): largest difference {largest:E1} (PyTorch {string.Join(", ", theirHead)})"));
+    }
+
+    /// <summary>The NnSight side, in a process of its own: prints the figures as JSON, as the PyTorch scripts do.</summary>
+    public static void Once(string architecture, string folder)
+    {
+        set_num_threads(Threads);
+        using var model = LanguageModel.FromPretrained(folder, "cpu", ScalarType.Float32, showProgress: false);
+        var vocabulary = architecture == "gpt2" ? 50000 : model.Config.VocabSize - 100;
+        long[] Ids(int row, int count) => [.. Enumerable.Range(row * 128, count).Select(i => (long)i * 37 % vocabulary)];
+        using var one = model.Batch([Ids(0, 128)]);
+        using var eight = model.Batch([.. Enumerable.Range(0, 8).Select(row => (IReadOnlyList<long>)Ids(row, 128))]);
+        using var prompt = model.Batch([Ids(0, 10)]);
+        var greedy = new GenerationOptions { MaxNewTokens = 32, EosTokenId = -1 };
+
+        model.Forward(one).Dispose();
+        var forward1 = Median(7, () => model.Forward(one).Dispose());
+        var forward8 = Median(3, () => model.Forward(eight).Dispose());
+        var generate = Median(3, () => model.GenerateIds(prompt, greedy).Dispose());
+        using var check = model.Forward(one);
+        var head = check.Logits[0, -1, ..8].to_type(ScalarType.Float64).data<double>().Select(value => Math.Round(value, 5)).ToArray();
+        Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["forward_1x128_ms"] = Math.Round(forward1, 1), ["forward_8x128_ms"] = Math.Round(forward8, 1),
+            ["greedy32_ms"] = Math.Round(generate, 1), ["last_logits_head"] = head,
+        }));
+    }
+
+    private static double Median(int runs, Action action)
+    {
+        var times = new List<double>();
+        for (var run = 0; run < runs; run++)
+        {
+            var clock = Stopwatch.StartNew();
+            action();
+            times.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        return times.Order().ElementAt(runs / 2);
+    }
+
+    private static double Median(List<JsonElement> runs, string figure)
+    {
+        var values = runs.Select(run => run.GetProperty(figure).GetDouble()).Order().ToArray();
+        return values.Length % 2 == 1 ? values[values.Length / 2] : (values[values.Length / 2 - 1] + values[values.Length / 2]) / 2;
+    }
+
+    private static JsonElement Parse(string output) => JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement;
+
+    private static string Run(string program, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true };
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} failed:\n{output}");
+    }
+
+    private static string CpuModel() =>
+        File.ReadLines("/proc/cpuinfo").FirstOrDefault(line => line.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
+}
