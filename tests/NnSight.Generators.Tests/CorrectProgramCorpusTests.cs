@@ -41,7 +41,8 @@ public sealed partial class CorrectProgramCorpusTests
         var folder = Path.Combine(RepositoryPaths.Root, "samples", sample);
         var diagnostics = await AnalyzeAsync(OutputKind.ConsoleApplication,
             [(Path.Combine(folder, "Program.cs"), File.ReadAllText(Path.Combine(folder, "Program.cs"))),
-             ("BundledModel.cs", File.ReadAllText(Path.Combine(RepositoryPaths.Root, "samples", "Shared", "BundledModel.cs"))),
+             .. Directory.GetFiles(Path.Combine(RepositoryPaths.Root, "samples", "Shared"), "*.cs").Order(StringComparer.Ordinal)
+                 .Select(path => (Path.GetFileName(path), File.ReadAllText(path))),
              ("GlobalUsings.cs", ImplicitUsings)]);
 
         Assert.Empty(diagnostics);
@@ -103,7 +104,8 @@ public sealed partial class CorrectProgramCorpusTests
 
     /// <summary>
     /// A snippet as a program: its usings first, then declarations of what the surrounding prose provides (<c>model</c>,
-    /// a typed <c>Gpt2</c> of the published config, <c>prompt</c>, <c>steer</c>, proxies declared earlier), its statements,
+    /// a typed <c>Gpt2</c> of the published config, <c>prompt</c>, <c>steer</c>, proxies declared earlier, the plotted
+    /// tensors and labels), its statements,
     /// and its type declarations in a file of their own.
     /// </summary>
     private static IEnumerable<(string Path, string Text)> SnippetProgram(string snippet)
@@ -138,6 +140,14 @@ public sealed partial class CorrectProgramCorpusTests
             ("hidden", "TensorProxy hidden = null!;"),
             ("logits", "TensorProxy logits = null!;"),
             ("first", "TensorProxy first = null!;"),
+            ("tokenizer", "NnSight.Models.Tokenization.ModelTokenizer tokenizer = null!;"),
+            ("tokens", "string[] tokens = [];"),
+            ("probabilities", "Tensor probabilities = zeros(12, 10, 50257);"),
+            ("results", "Tensor results = zeros(12, 10);"),
+            ("layerNames", "string[] layerNames = [];"),
+            ("weights", "Tensor weights = zeros(1, 12, 10, 10);"),
+            ("layers", "int layers = 12;"),
+            ("RunOneLayer", "static void RunOneLayer(int layer) { }"),
         })
         {
             if (Regex.IsMatch(statements, $@"\b{name}\b") && !Declares(statements, name))
@@ -153,8 +163,10 @@ public sealed partial class CorrectProgramCorpusTests
         ];
     }
 
+    // After a type: `T name =`, `T name;`, `T name,`; after a comma, the last of a list: `T a, name;` (a middle
+    // `, name,` is an argument list as often as a declaration).
     private static bool Declares(string statements, string name) =>
-        Regex.IsMatch(statements, $@"([\w\]>?]|,)[ \t]+{name}\b\s*(=|;|,)");
+        Regex.IsMatch(statements, $@"[\w\]>?][ \t]+{name}\b\s*[=;,]|,[ \t]*{name}\b\s*[=;]");
 
     [GeneratedRegex(@"\[LanguageModel\(""(?<path>[^""]+)""\)\]")]
     private static partial Regex LanguageModelAttribute();
