@@ -14,6 +14,16 @@ internal static class AlternatingRatios
 
     public static void Run(int rounds)
     {
+        var tracing = new TracingOverheadBenchmarks();
+        tracing.Setup();
+        try
+        {
+            Compare("trace with 24 saves / forward 1x128", rounds, tracing.Plain, tracing.TwentyFourSaves, 1.02);
+        }
+        finally
+        {
+            tracing.Cleanup();
+        }
         var benchmarks = new StepAndCacheBenchmarks();
         benchmarks.Setup();
         try

@@ -32,6 +32,9 @@ switch (args)
     case ["attention", var rounds]:
         NnSight.Benchmarks.AttentionGain.Run(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
         return;
+    case ["ops", var rounds, .. var kernels]:
+        NnSight.Benchmarks.OpProfile.Run(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture), kernels is ["default-kernels"]);
+        return;
     case ["alternate", var rounds]:
         NnSight.Benchmarks.AlternatingRatios.Run(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
         return;

@@ -56,8 +56,9 @@ internal static class SideBySide
     /// <summary>The NnSight side, in a process of its own: prints the figures as JSON, as the PyTorch scripts do.</summary>
     public static void Once(string architecture, string folder)
     {
-        set_num_threads(Threads);
+        // The model first: creating it selects MKL's kernels, which must come before MKL's first call (set_num_threads).
         using var model = LanguageModel.FromPretrained(folder, "cpu", ScalarType.Float32, showProgress: false);
+        set_num_threads(Threads);
         var vocabulary = architecture == "gpt2" ? 50000 : model.Config.VocabSize - 100;
         long[] Ids(int row, int count) => [.. Enumerable.Range(row * 128, count).Select(i => (long)i * 37 % vocabulary)];
         using var one = model.Batch([Ids(0, 128)]);

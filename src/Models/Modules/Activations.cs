@@ -38,23 +38,20 @@ internal static class Activations
                 $"Unknown activation \"{name}\"; supported: {string.Join(", ", SupportedNames)}.", nameof(name));
 }
 
-/// <summary>GPT-2's tanh approximation of GELU, computed as HuggingFace's <c>NewGELUActivation</c> does.</summary>
+/// <summary>
+/// GPT-2's tanh approximation of GELU, HuggingFace's <c>NewGELUActivation</c>: 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))).
+/// libtorch's <c>gelu(approximate: tanh)</c> computes the same formula in one pass (equal within float rounding, and
+/// several times faster than the seven separate operations HuggingFace writes).
+/// </summary>
 internal sealed class NewGELUActivation : nn.Module<Tensor, Tensor>
 {
-    private static readonly double SqrtTwoOverPi = Math.Sqrt(2.0 / Math.PI);
-
     /// <summary>Creates the activation.</summary>
     public NewGELUActivation() : base(nameof(NewGELUActivation))
     {
     }
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor input)
-    {
-        using var scope = NewDisposeScope();
-        var gate = 1.0 + ((input + 0.044715 * input.pow(3.0)) * SqrtTwoOverPi).tanh();
-        return (0.5 * input * gate).MoveToOuterDisposeScope();
-    }
+    public override Tensor forward(Tensor input) => nn.functional.gelu(input, TorchSharp.Modules.GELU.Approximate.tanh);
 }
 
 /// <summary>HuggingFace's <c>FastGELUActivation</c>: the tanh approximation with folded constants.</summary>

@@ -18,6 +18,9 @@ namespace NnSight.Models.Modules;
 /// </remarks>
 public abstract class CausalLanguageModel : nn.Module<Tensor, KeyValueCache?, Tensor?, Tensor?, int, CausalLMOutput>
 {
+    // Before any model runs a matrix product (see MklKernels).
+    static CausalLanguageModel() => MklKernels.SelectOnOtherVendors();
+
     /// <summary>Creates the root module with the PyTorch class name <paramref name="name"/>.</summary>
     protected CausalLanguageModel(string name) : base(name)
     {
