@@ -37,7 +37,7 @@ internal static class SideBySide
         for (var round = 0; round < rounds; round++)
         {
             pytorch.Add(Parse(Run("/usr/bin/python3", Path.Combine(scripts, $"{architecture}_torch.py"), folder, Threads.ToString(CultureInfo.InvariantCulture))));
-            nnsight.Add(Parse(Run(Environment.ProcessPath!, "side-by-side-once", architecture, folder)));
+            nnsight.Add(Parse(Run(Environment.ProcessPath!, [.. SelfArguments(), "side-by-side-once", architecture, folder])));
         }
         Console.WriteLine($"{architecture}, {CpuModel()}, {Threads} threads each side, medians of {rounds} alternating runs of each side");
         Console.WriteLine($"{"",-18} {"PyTorch",10} {"NnSight",10} {"ratio",7}");
@@ -107,6 +107,10 @@ internal static class SideBySide
         process.WaitForExit();
         return process.ExitCode == 0 ? output : throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} failed:\n{output}");
     }
+
+    /// <summary>The arguments that start this program again: none for its apphost, the assembly for <c>dotnet</c>.</summary>
+    private static string[] SelfArguments() =>
+        Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? [typeof(SideBySide).Assembly.Location] : [];
 
     private static string CpuModel() =>
         File.ReadLines("/proc/cpuinfo").FirstOrDefault(line => line.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
