@@ -17,17 +17,6 @@ public sealed partial class CorrectProgramCorpusTests
 {
     private static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest);
 
-    /// <summary>The implicit usings of the SDK (and the test projects' xunit), as the projects compile with them.</summary>
-    private const string ImplicitUsings = """
-        global using System;
-        global using System.Collections.Generic;
-        global using System.IO;
-        global using System.Linq;
-        global using System.Net.Http;
-        global using System.Threading;
-        global using System.Threading.Tasks;
-        """;
-
     public static TheoryData<string> Samples => [.. Directory.GetDirectories(Path.Combine(RepositoryPaths.Root, "samples"))
         .Where(folder => File.Exists(Path.Combine(folder, "Program.cs"))).Select(folder => Path.GetFileName(folder)!).Order(StringComparer.Ordinal)];
 
@@ -43,7 +32,7 @@ public sealed partial class CorrectProgramCorpusTests
             [(Path.Combine(folder, "Program.cs"), File.ReadAllText(Path.Combine(folder, "Program.cs"))),
              .. Directory.GetFiles(Path.Combine(RepositoryPaths.Root, "samples", "Shared"), "*.cs").Order(StringComparer.Ordinal)
                  .Select(path => (Path.GetFileName(path), File.ReadAllText(path))),
-             ("GlobalUsings.cs", ImplicitUsings)]);
+             ("GlobalUsings.cs", GeneratorHarness.ImplicitUsings)]);
 
         Assert.Empty(diagnostics);
     }
@@ -63,7 +52,7 @@ public sealed partial class CorrectProgramCorpusTests
     {
         var folder = Path.Combine(RepositoryPaths.Root, "tests", "NnSight.EndToEnd.Tests");
         var sources = Directory.GetFiles(folder, "*.cs").Order(StringComparer.Ordinal).Select(path => (path, File.ReadAllText(path)))
-            .Append(("GlobalUsings.cs", ImplicitUsings + "\nglobal using Xunit;\n"));
+            .Append(("GlobalUsings.cs", GeneratorHarness.ImplicitUsings + "\nglobal using Xunit;\n"));
 
         var diagnostics = await AnalyzeAsync(OutputKind.DynamicallyLinkedLibrary, sources);
 
@@ -159,7 +148,7 @@ public sealed partial class CorrectProgramCorpusTests
         [
             ("/project/Program.cs", string.Join("\n", usings) + "\n" + prelude + statements),
             ("/project/Types.cs", "using NnSight;\n\n" + string.Join("\n", types)),
-            ("/project/GlobalUsings.cs", ImplicitUsings + "\nglobal using NnSight;\nglobal using NnSight.Models;\nglobal using TorchSharp;\nglobal using static TorchSharp.torch;\n"),
+            ("/project/GlobalUsings.cs", GeneratorHarness.ImplicitUsings + "\nglobal using NnSight;\nglobal using NnSight.Models;\nglobal using TorchSharp;\nglobal using static TorchSharp.torch;\n"),
         ];
     }
 

@@ -13,17 +13,6 @@ namespace NnSight.Generators.Tests;
 /// </summary>
 public sealed class DocumentationSnippetTests
 {
-    // What an SDK project with ImplicitUsings adds to a console program.
-    private const string ImplicitUsings = """
-        global using System;
-        global using System.Collections.Generic;
-        global using System.IO;
-        global using System.Linq;
-        global using System.Net.Http;
-        global using System.Threading;
-        global using System.Threading.Tasks;
-        """;
-
     private static readonly Regex Snippet = new(@"<!-- snippet -->\n```csharp\n(?<code>.*?)```", RegexOptions.Singleline);
 
     public static TheoryData<string> Pages =>
@@ -48,7 +37,7 @@ public sealed class DocumentationSnippetTests
     {
         var options = new CSharpParseOptions(LanguageVersion.Latest);
         var compilation = CSharpCompilation.Create("Snippet",
-            [CSharpSyntaxTree.ParseText(program, options, "/project/Program.cs"), CSharpSyntaxTree.ParseText(ImplicitUsings, options, "/project/Usings.cs")],
+            [CSharpSyntaxTree.ParseText(program, options, "/project/Program.cs"), CSharpSyntaxTree.ParseText(GeneratorHarness.ImplicitUsings, options, "/project/Usings.cs")],
             GeneratorHarness.References,
             new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable));
         var config = File.ReadAllText(Path.Combine(RepositoryPaths.TinyGpt2, "config.json"));

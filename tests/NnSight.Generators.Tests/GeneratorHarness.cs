@@ -12,6 +12,17 @@ internal static class GeneratorHarness
 {
     public const string ProjectDirectory = "/project/";
 
+    /// <summary>What an SDK project with ImplicitUsings adds to a console program.</summary>
+    public const string ImplicitUsings = """
+        global using System;
+        global using System.Collections.Generic;
+        global using System.IO;
+        global using System.Linq;
+        global using System.Net.Http;
+        global using System.Threading;
+        global using System.Threading.Tasks;
+        """;
+
     private static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest);
 
     /// <summary>Every assembly the test process trusts (the framework, NnSight, NnSight.Models, TorchSharp).</summary>
