@@ -35,6 +35,9 @@ switch (args)
     case ["ops", var rounds, .. var kernels]:
         NnSight.Benchmarks.OpProfile.Run(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture), kernels is ["default-kernels"]);
         return;
+    case ["peak-memory", var rounds]:
+        NnSight.Benchmarks.PeakMemory.Run(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
+        return;
     case ["denormals"]:
         NnSight.Benchmarks.DenormalProbe.Run();
         return;

@@ -10,14 +10,20 @@ namespace NnSight.Benchmarks;
 /// NnSight against PyTorch on the same machine, the same random checkpoint and the same inputs: the PyTorch side is
 /// benchmarks/pytorch (HuggingFace 4.36's ops, eager attention), the NnSight side loads the same folder through
 /// <see cref="LanguageModel"/>. Both run in child processes of their own with 2 threads, alternately, and report the
-/// medians of forward 1×128, forward 8×128 and greedy generation of 32 tokens after a 10-token prompt (key/value
-/// cache, the head on the last position only), with the first logits of the last position, which must agree.
+/// medians of forward 1×128, 8×128 and 1×1,024, greedy generation of 32 tokens after a 10-token prompt (key/value
+/// cache, the head on the last position only) and the throughput of the same for eight left-padded prompts of 10 to 80
+/// tokens, with the first logits of the last position and of the shortest padded prompt, which must agree.
 /// </summary>
 internal static class SideBySide
 {
     private const int Threads = 2;
 
-    private static readonly string[] Figures = ["forward_1x128_ms", "forward_8x128_ms", "greedy32_ms"];
+    /// <summary>Each figure, and whether it is a throughput (higher is better) rather than a time.</summary>
+    private static readonly (string Name, bool Throughput)[] Figures =
+    [
+        ("forward_1x128_ms", false), ("forward_8x128_ms", false), ("forward_1x1024_ms", false), ("greedy32_ms", false),
+        ("batch8_greedy32_tokens_per_s", true),
+    ];
 
     /// <param name="architecture"><c>gpt2</c> (GPT-2-small) or <c>llama</c> (Llama-125M: 12 × 768, 12/4 heads, SwiGLU 2048, vocab 32000).</param>
     /// <param name="rounds">How many times each side runs.</param>
@@ -40,17 +46,22 @@ internal static class SideBySide
             nnsight.Add(Parse(Run(Environment.ProcessPath!, [.. SelfArguments(), "side-by-side-once", architecture, folder])));
         }
         Console.WriteLine($"{architecture}, {CpuModel()}, {Threads} threads each side, medians of {rounds} alternating runs of each side");
-        Console.WriteLine($"{"",-18} {"PyTorch",10} {"NnSight",10} {"ratio",7}");
-        foreach (var figure in Figures)
+        Console.WriteLine($"{"",-30} {"PyTorch",10} {"NnSight",10} {"time ratio",10}");
+        foreach (var (figure, throughput) in Figures)
         {
             var theirs = Median(pytorch, figure);
             var ours = Median(nnsight, figure);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{figure,-18} {theirs,10:F1} {ours,10:F1} {ours / theirs,7:F3}"));
+            // NnSight's time over PyTorch's: below 1 is faster, for a throughput too.
+            var ratio = throughput ? theirs / ours : ours / theirs;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{figure,-30} {theirs,10:F1} {ours,10:F1} {ratio,10:F3}"));
         }
-        var theirHead = pytorch[0].GetProperty("last_logits_head").EnumerateArray().Select(value => value.GetDouble()).ToArray();
-        var ourHead = nnsight[0].GetProperty("last_logits_head").EnumerateArray().Select(value => value.GetDouble()).ToArray();
-        var largest = theirHead.Zip(ourHead, (a, b) => Math.Abs(a - b)).Max();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"last-position logits [0..8): largest difference {largest:E1} (PyTorch {string.Join(", ", theirHead)})"));
+        foreach (var (check, what) in new[] { ("last_logits_head", "last-position logits"), ("padded_logits_head", "shortest padded prompt's last logits") })
+        {
+            var theirHead = pytorch[0].GetProperty(check).EnumerateArray().Select(value => value.GetDouble()).ToArray();
+            var ourHead = nnsight[0].GetProperty(check).EnumerateArray().Select(value => value.GetDouble()).ToArray();
+            var largest = theirHead.Zip(ourHead, (a, b) => Math.Abs(a - b)).Max();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{what} [0..8): largest difference {largest:E1} (PyTorch {string.Join(", ", theirHead)})"));
+        }
     }
 
     /// <summary>The NnSight side, in a process of its own: prints the figures as JSON, as the PyTorch scripts do.</summary>
@@ -63,21 +74,33 @@ internal static class SideBySide
         long[] Ids(int row, int count) => [.. Enumerable.Range(row * 128, count).Select(i => (long)i * 37 % vocabulary)];
         using var one = model.Batch([Ids(0, 128)]);
         using var eight = model.Batch([.. Enumerable.Range(0, 8).Select(row => (IReadOnlyList<long>)Ids(row, 128))]);
+        using var long1024 = model.Batch([[.. Enumerable.Range(0, 1024).Select(i => (long)i * 37 % vocabulary)]]);
         using var prompt = model.Batch([Ids(0, 10)]);
+        // Eight prompts of 10 to 80 tokens, left-padded to the longest, as the PyTorch side builds them.
+        using var mixed = model.Batch([.. Enumerable.Range(0, 8).Select(row =>
+            (IReadOnlyList<long>)[.. Enumerable.Range(0, 10 * (row + 1)).Select(i => ((long)i * 37 + row * 1000) % vocabulary)])]);
         var greedy = new GenerationOptions { MaxNewTokens = 32, EosTokenId = -1 };
 
         model.Forward(one).Dispose();
         var forward1 = Median(7, () => model.Forward(one).Dispose());
         var forward8 = Median(3, () => model.Forward(eight).Dispose());
+        var forward1024 = Median(3, () => model.Forward(long1024).Dispose());
         var generate = Median(3, () => model.GenerateIds(prompt, greedy).Dispose());
+        var generateMixed = Median(3, () => model.GenerateIds(mixed, greedy).Dispose());
         using var check = model.Forward(one);
-        var head = check.Logits[0, -1, ..8].to_type(ScalarType.Float64).data<double>().Select(value => Math.Round(value, 5)).ToArray();
+        using var checkMixed = model.Forward(mixed);
         Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
         {
             ["forward_1x128_ms"] = Math.Round(forward1, 1), ["forward_8x128_ms"] = Math.Round(forward8, 1),
-            ["greedy32_ms"] = Math.Round(generate, 1), ["last_logits_head"] = head,
+            ["forward_1x1024_ms"] = Math.Round(forward1024, 1), ["greedy32_ms"] = Math.Round(generate, 1),
+            ["batch8_greedy32_tokens_per_s"] = Math.Round(8 * 32 / (generateMixed / 1000), 1),
+            ["last_logits_head"] = Head(check.Logits), ["padded_logits_head"] = Head(checkMixed.Logits),
         }));
     }
+
+    /// <summary>The first 8 logits of row 0's last position, to 5 decimals.</summary>
+    private static double[] Head(Tensor logits) =>
+        [.. logits[0, -1, ..8].to_type(ScalarType.Float64).data<double>().Select(value => Math.Round(value, 5))];
 
     private static double Median(int runs, Action action)
     {
