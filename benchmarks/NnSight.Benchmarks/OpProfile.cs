@@ -56,6 +56,10 @@ internal static class OpProfile
         Report("lm_head linear (x W^T, W [50257, 768])", rounds, 1, () => nn.functional.linear(x, head));
         Report("lm_head matmul (x W, W [768, 50257] contiguous)", rounds, 1, () => matmul(x, headIn));
         Report("lm_head (W x^T)^T", rounds, 1, () => matmul(head, x.t()).t());
+        Report("lm_head (W x^T)^T contiguous", rounds, 1, () => matmul(head, x.t()).t().contiguous());
+        var x8 = Random(8 * Tokens, Width) * 50;
+        Report("lm_head linear, 8 x 128 rows", rounds, 1, () => nn.functional.linear(x8, head));
+        Report("lm_head (W x^T)^T contiguous, 8 x 128 rows", rounds, 1, () => matmul(head, x8.t()).t().contiguous());
         Report("lm_head linear in 8 vocabulary chunks", rounds, 1, () => cat(head.chunk(8).Select(part => nn.functional.linear(x, part)).ToArray(), 1));
         Report("gelu_new composed (HF NewGELUActivation)", rounds, Layers, () => 0.5 * hidden * (1.0 + ((hidden + 0.044715 * hidden.pow(3.0)) * Math.Sqrt(2.0 / Math.PI)).tanh()));
         Report("gelu tanh (libtorch kernel)", rounds, Layers, () => nn.functional.gelu(hidden, TorchSharp.Modules.GELU.Approximate.tanh));
