@@ -23,6 +23,12 @@ public sealed partial class RedisReplicaTests(TinyGpt2Fixture fixture) : IClassF
         "_ _ _ _ _ _ _ _ _ _",
     ];
 
+    /// <summary>
+    /// Tokens each job generates: enough that a job seen running is still running when its replica is killed (with 4,
+    /// a loaded machine sometimes let the victim finish first).
+    /// </summary>
+    private const int NewTokens = 48;
+
     /// <summary>How long a silent replica keeps its job: short, so a test sees the takeover soon.</summary>
     private static readonly Dictionary<string, string> QuickTakeover = new() { ["CLAIM_IDLE_SECONDS"] = "2" };
 
@@ -187,8 +193,8 @@ public sealed partial class RedisReplicaTests(TinyGpt2Fixture fixture) : IClassF
     }
 
     /// <summary>
-    /// Four greedy tokens after <paramref name="prompt"/>, saving block <paramref name="index"/> % 4's hidden states of
-    /// the prompt (the generation makes the job last long enough to be caught running).
+    /// <see cref="NewTokens"/> greedy tokens after <paramref name="prompt"/>, saving block <paramref name="index"/> % 4's
+    /// hidden states of the prompt (the generation makes the job last long enough to be caught running).
     /// </summary>
     private static TorchSharp.torch.Tensor Run(LanguageModel model, string prompt, int index, RemoteSettings? remote) =>
         Record(model, prompt, index, remote).Value;
@@ -202,7 +208,8 @@ public sealed partial class RedisReplicaTests(TinyGpt2Fixture fixture) : IClassF
     private static (TorchSharp.torch.Tensor Value, string? Job) Record(LanguageModel model, string prompt, int index, RemoteSettings? remote)
     {
         TensorProxy saved;
-        var tracer = remote is null ? model.Generate(4, new GenerationOptions { EosTokenId = -1 }) : model.Generate(4, new GenerationOptions { EosTokenId = -1 }, remote);
+        var options = new GenerationOptions { EosTokenId = -1 };
+        var tracer = remote is null ? model.Generate(NewTokens, options) : model.Generate(NewTokens, options, remote);
         using (tracer)
         using (tracer.Invoke(prompt))
         {
