@@ -27,7 +27,9 @@ internal static class DenormalProbe
         using var model = new LanguageModel(module);
         var ids = Enumerable.Range(0, 128).Select(i => (long)(i * 37 % 32000)).ToArray();
         using var batch = model.Batch([ids]);
+        // Twice, so that the process's warm-up falls on the first and the weights alone separate the last two.
         Report("default initialisation", model, batch, ids);
+        Report("default initialisation, again", model, batch, ids);
         using (no_grad())
         {
             foreach (var (_, parameter) in module.named_parameters().Where(entry => entry.parameter.dim() == 2))
