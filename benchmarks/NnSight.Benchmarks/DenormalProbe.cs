@@ -7,9 +7,9 @@ namespace NnSight.Benchmarks;
 
 /// <summary>
 /// Whether denormal numbers slow the randomly initialised Llama-125M of <see cref="SmallModelBenchmarks"/>: the forward
-/// over 1 × 128 tokens with TorchSharp's default initialisation (embeddings of standard deviation 1) and again after
-/// every matrix is drawn from normal(0, 0.02) as the checkpoint makers do, each with the count of subnormal values in
-/// the logits and in the inputs of blocks 0, 5 and 11's <c>down_proj</c> and <c>o_proj</c>.
+/// over 1 × 128 tokens with TorchSharp's default initialisation (embeddings of standard deviation 1), twice, and again
+/// after every matrix is drawn from normal(0, 0.02) as the checkpoint makers do, each with the count of subnormal values
+/// in the logits and in the inputs of blocks 0, 5 and 11's <c>down_proj</c> and <c>o_proj</c>.
 /// </summary>
 internal static class DenormalProbe
 {
