@@ -23,8 +23,8 @@ switch (args)
     case ["analyzer-times", var rounds]:
         NnSight.Benchmarks.AnalyzerBenchmarks.AnalyzerTimes(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
         return;
-    case ["side-by-side", var architecture, var rounds]:
-        NnSight.Benchmarks.SideBySide.Run(architecture, int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
+    case ["side-by-side", var architecture, var rounds, .. var kernels]:
+        NnSight.Benchmarks.SideBySide.Run(architecture, int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture), kernels is ["intel-kernels"]);
         return;
     case ["side-by-side-once", var architecture, var folder]:
         NnSight.Benchmarks.SideBySide.Once(architecture, folder);

@@ -12,7 +12,9 @@ namespace NnSight.Benchmarks;
 /// <see cref="LanguageModel"/>. Both run in child processes of their own with 2 threads, alternately, and report the
 /// medians of forward 1×128, 8×128 and 1×1,024, greedy generation of 32 tokens after a 10-token prompt (key/value
 /// cache, the head on the last position only) and the throughput of the same for eight left-padded prompts of 10 to 80
-/// tokens, with the first logits of the last position and of the shortest padded prompt, which must agree.
+/// tokens, with the first logits of the last position and of the shortest padded prompt, which must agree. With
+/// <c>intel-kernels</c>, NnSight also runs a third time per round with tools/mkl-intel-kernels preloaded (MKL's AVX2
+/// kernels on a non-Intel CPU), built with <c>cc</c>.
 /// </summary>
 internal static class SideBySide
 {
@@ -27,7 +29,8 @@ internal static class SideBySide
 
     /// <param name="architecture"><c>gpt2</c> (GPT-2-small) or <c>llama</c> (Llama-125M: 12 × 768, 12/4 heads, SwiGLU 2048, vocab 32000).</param>
     /// <param name="rounds">How many times each side runs.</param>
-    public static void Run(string architecture, int rounds)
+    /// <param name="intelKernels">Whether to run NnSight with MKL's Intel kernels too.</param>
+    public static void Run(string architecture, int rounds, bool intelKernels)
     {
         var scripts = Path.Combine(BenchmarkPaths.RepositoryRoot(), "benchmarks", "pytorch");
         var folder = Path.Combine(Path.GetTempPath(), $"nnsight-bench-{architecture}-side-by-side");
@@ -36,31 +39,45 @@ internal static class SideBySide
             string[] make = architecture == "gpt2"
                 ? [Path.Combine(scripts, "make_gpt2_checkpoint.py"), folder]
                 : [Path.Combine(scripts, "make_llama_checkpoint.py"), folder, "--layers", "12", "--hidden", "768", "--inter", "2048", "--heads", "12", "--kv", "4", "--vocab", "32000"];
-            Console.WriteLine(Run("/usr/bin/python3", make));
+            Console.WriteLine(Run("/usr/bin/python3", null, make));
         }
+        var preload = intelKernels ? BuildIntelKernels() : null;
         var pytorch = new List<JsonElement>();
         var nnsight = new List<JsonElement>();
+        var nnsightIntel = new List<JsonElement>();
+        string[] self = [.. SelfArguments(), "side-by-side-once", architecture, folder];
         for (var round = 0; round < rounds; round++)
         {
-            pytorch.Add(Parse(Run("/usr/bin/python3", Path.Combine(scripts, $"{architecture}_torch.py"), folder, Threads.ToString(CultureInfo.InvariantCulture))));
-            nnsight.Add(Parse(Run(Environment.ProcessPath!, [.. SelfArguments(), "side-by-side-once", architecture, folder])));
+            pytorch.Add(Parse(Run("/usr/bin/python3", null, Path.Combine(scripts, $"{architecture}_torch.py"), folder, Threads.ToString(CultureInfo.InvariantCulture))));
+            nnsight.Add(Parse(Run(Environment.ProcessPath!, null, self)));
+            if (preload is not null)
+            {
+                nnsightIntel.Add(Parse(Run(Environment.ProcessPath!, preload, self)));
+            }
         }
         Console.WriteLine($"{architecture}, {CpuModel()}, {Threads} threads each side, medians of {rounds} alternating runs of each side");
-        Console.WriteLine($"{"",-30} {"PyTorch",10} {"NnSight",10} {"time ratio",10}");
+        var intelColumns = preload is null ? "" : $" {"NnSight, Intel kernels",24} {"time ratio",10}";
+        Console.WriteLine($"{"",-30} {"PyTorch",10} {"NnSight",10} {"time ratio",10}{intelColumns}");
         foreach (var (figure, throughput) in Figures)
         {
             var theirs = Median(pytorch, figure);
-            var ours = Median(nnsight, figure);
             // NnSight's time over PyTorch's: below 1 is faster, for a throughput too.
-            var ratio = throughput ? theirs / ours : ours / theirs;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{figure,-30} {theirs,10:F1} {ours,10:F1} {ratio,10:F3}"));
+            string Column(List<JsonElement> runs, int width)
+            {
+                var ours = Median(runs, figure);
+                var ratio = throughput ? theirs / ours : ours / theirs;
+                return string.Create(CultureInfo.InvariantCulture, $" {ours.ToString("F1", CultureInfo.InvariantCulture).PadLeft(width)} {ratio,10:F3}");
+            }
+            var intel = preload is null ? "" : Column(nnsightIntel, 24);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{figure,-30} {theirs,10:F1}{Column(nnsight, 10)}{intel}"));
         }
         foreach (var (check, what) in new[] { ("last_logits_head", "last-position logits"), ("padded_logits_head", "shortest padded prompt's last logits") })
         {
             var theirHead = pytorch[0].GetProperty(check).EnumerateArray().Select(value => value.GetDouble()).ToArray();
-            var ourHead = nnsight[0].GetProperty(check).EnumerateArray().Select(value => value.GetDouble()).ToArray();
-            var largest = theirHead.Zip(ourHead, (a, b) => Math.Abs(a - b)).Max();
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{what} [0..8): largest difference {largest:E1} (PyTorch {string.Join(", ", theirHead)})"));
+            double Largest(List<JsonElement> runs) => theirHead
+                .Zip(runs[0].GetProperty(check).EnumerateArray().Select(value => value.GetDouble()), (a, b) => Math.Abs(a - b)).Max();
+            var intel = preload is null ? "" : string.Create(CultureInfo.InvariantCulture, $", with Intel kernels {Largest(nnsightIntel):E1}");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{what} [0..8): largest difference {Largest(nnsight):E1}{intel} (PyTorch {string.Join(", ", theirHead)})"));
         }
     }
 
@@ -122,9 +139,23 @@ internal static class SideBySide
 
     private static JsonElement Parse(string output) => JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement;
 
-    private static string Run(string program, params string[] arguments)
+    /// <summary>Builds tools/mkl-intel-kernels into a temporary folder and returns the library's path.</summary>
+    private static string BuildIntelKernels()
+    {
+        var source = Path.Combine(BenchmarkPaths.RepositoryRoot(), "tools", "mkl-intel-kernels", "mkl_intel_kernels.c");
+        var library = Path.Combine(Path.GetTempPath(), "nnsight-bench-mkl-intel-kernels.so");
+        Run("cc", null, "-shared", "-fPIC", "-O2", "-o", library, source);
+        return library;
+    }
+
+    /// <param name="preload">A library to load ahead of all others (<c>LD_PRELOAD</c>), or null.</param>
+    private static string Run(string program, string? preload, params string[] arguments)
     {
         var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true };
+        if (preload is not null)
+        {
+            start.Environment["LD_PRELOAD"] = preload;
+        }
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
