@@ -15,4 +15,12 @@ internal static class BenchmarkPaths
         }
         throw new InvalidOperationException("Run from inside the repository.");
     }
+
+    /// <summary>How to start this program again with <paramref name="arguments"/>, its standard output redirected: through
+    /// its apphost, or through <c>dotnet</c> and the assembly when it was started that way.</summary>
+    public static System.Diagnostics.ProcessStartInfo Self(params string[] arguments)
+    {
+        string[] assembly = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? [typeof(BenchmarkPaths).Assembly.Location] : [];
+        return new System.Diagnostics.ProcessStartInfo(Environment.ProcessPath!, [.. assembly, .. arguments]) { RedirectStandardOutput = true };
+    }
 }

@@ -127,8 +127,7 @@ internal static class LoadingBenchmark
     /// <summary>Runs this program with <paramref name="arguments"/>; returns the last line it printed.</summary>
     private static string RunChild(params string[] arguments)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath!, arguments) { RedirectStandardOutput = true };
-        using var child = Process.Start(start)!;
+        using var child = Process.Start(BenchmarkPaths.Self(arguments))!;
         var output = child.StandardOutput.ReadToEnd();
         child.WaitForExit();
         if (child.ExitCode != 0)

@@ -45,14 +45,14 @@ internal static class SideBySide
         var pytorch = new List<JsonElement>();
         var nnsight = new List<JsonElement>();
         var nnsightIntel = new List<JsonElement>();
-        string[] self = [.. SelfArguments(), "side-by-side-once", architecture, folder];
+        string[] once = ["side-by-side-once", architecture, folder];
         for (var round = 0; round < rounds; round++)
         {
             pytorch.Add(Parse(Run("/usr/bin/python3", null, Path.Combine(scripts, $"{architecture}_torch.py"), folder, Threads.ToString(CultureInfo.InvariantCulture))));
-            nnsight.Add(Parse(Run(Environment.ProcessPath!, null, self)));
+            nnsight.Add(Parse(Run(BenchmarkPaths.Self(once), null)));
             if (preload is not null)
             {
-                nnsightIntel.Add(Parse(Run(Environment.ProcessPath!, preload, self)));
+                nnsightIntel.Add(Parse(Run(BenchmarkPaths.Self(once), preload)));
             }
         }
         Console.WriteLine($"{architecture}, {CpuModel()}, {Threads} threads each side, medians of {rounds} alternating runs of each side");
@@ -149,9 +149,11 @@ internal static class SideBySide
     }
 
     /// <param name="preload">A library to load ahead of all others (<c>LD_PRELOAD</c>), or null.</param>
-    private static string Run(string program, string? preload, params string[] arguments)
+    private static string Run(string program, string? preload, params string[] arguments) =>
+        Run(new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true }, preload);
+
+    private static string Run(ProcessStartInfo start, string? preload)
     {
-        var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true };
         if (preload is not null)
         {
             start.Environment["LD_PRELOAD"] = preload;
@@ -159,12 +161,8 @@ internal static class SideBySide
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} failed:\n{output}");
+        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"{start.FileName} {string.Join(' ', start.ArgumentList)} failed:\n{output}");
     }
-
-    /// <summary>The arguments that start this program again: none for its apphost, the assembly for <c>dotnet</c>.</summary>
-    private static string[] SelfArguments() =>
-        Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? [typeof(SideBySide).Assembly.Location] : [];
 
     private static string CpuModel() =>
         File.ReadLines("/proc/cpuinfo").FirstOrDefault(line => line.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
