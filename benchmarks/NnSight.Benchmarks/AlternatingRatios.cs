@@ -1,17 +1,14 @@
-using System.Diagnostics;
 using System.Globalization;
 
 namespace NnSight.Benchmarks;
 
 /// <summary>
-/// The ratios of <see cref="StepAndCacheBenchmarks"/> measured the way the project states speed claims: each pair run
-/// alternately (plain, traced, plain, traced, ...) in one process, so drift of the machine's speed falls on both sides,
-/// and the medians compared. BenchmarkDotNet runs one case after the other, so its ratios carry that drift.
+/// The ratios of <see cref="TracingOverheadBenchmarks"/> and <see cref="StepAndCacheBenchmarks"/> measured the way the
+/// project states speed claims: each pair run alternately (plain, traced, plain, traced, ...) in one process, so drift
+/// of the machine's speed falls on both sides, and the medians compared. BenchmarkDotNet runs one case after the other, so its ratios carry that drift.
 /// </summary>
 internal static class AlternatingRatios
 {
-    private const int Warmup = 2;
-
     public static void Run(int rounds)
     {
         var tracing = new TracingOverheadBenchmarks();
@@ -40,28 +37,8 @@ internal static class AlternatingRatios
 
     private static void Compare(string name, int rounds, Action baseline, Action measured, double target)
     {
-        var (baselineTimes, measuredTimes) = (new List<double>(), new List<double>());
-        for (var round = 0; round < rounds + Warmup; round++)
-        {
-            var baselineTime = Time(baseline);
-            var measuredTime = Time(measured);
-            if (round >= Warmup)
-            {
-                baselineTimes.Add(baselineTime);
-                measuredTimes.Add(measuredTime);
-            }
-        }
-        var ratio = Median(measuredTimes) / Median(baselineTimes);
+        var (baselineMedian, measuredMedian) = Measure.Alternate(baseline, measured, rounds);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{name}: {Median(measuredTimes):F1} ms / {Median(baselineTimes):F1} ms = {ratio:F3} (target <= {target:F2}, {rounds} alternating rounds)"));
+            $"{name}: {measuredMedian:F1} ms / {baselineMedian:F1} ms = {measuredMedian / baselineMedian:F3} (target <= {target:F2}, {rounds} alternating rounds)"));
     }
-
-    private static double Time(Action action)
-    {
-        var clock = Stopwatch.StartNew();
-        action();
-        return clock.Elapsed.TotalMilliseconds;
-    }
-
-    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 }

@@ -60,7 +60,7 @@ public class AnalyzerBenchmarks
             source.AppendFormat(System.Globalization.CultureInfo.InvariantCulture, Method, method);
         }
         source.Append("}\n");
-        var generated = File.ReadAllText(Path.Combine(Root(), "tests", "NnSight.Generators.Tests", "Snapshots", "gpt2.verified.cs"));
+        var generated = File.ReadAllText(Path.Combine(BenchmarkPaths.RepositoryRoot(), "tests", "NnSight.Generators.Tests", "Snapshots", "gpt2.verified.cs"));
         var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
             .Where(path => path.EndsWith(".dll", StringComparison.Ordinal)).Select(path => MetadataReference.CreateFromFile(path));
         _compilation = CSharpCompilation.Create("Traces",
@@ -103,7 +103,11 @@ public class AnalyzerBenchmarks
             var options = new CompilationWithAnalyzersOptions(new AnalyzerOptions([]), null, concurrentAnalysis: false, logAnalyzerExecutionTime: true);
             var analyzed = benchmark._compilation.Clone().WithAnalyzers(WithShapes, options);
             analyzed.GetAnalyzerDiagnosticsAsync().GetAwaiter().GetResult();
-            foreach (var analyzer in WithShapes.Where(_ => round >= 0))
+            if (round < 0)
+            {
+                continue;
+            }
+            foreach (var analyzer in WithShapes)
             {
                 times[analyzer].Add(analyzed.GetAnalyzerTelemetryInfoAsync(analyzer, CancellationToken.None).GetAwaiter().GetResult().ExecutionTime.TotalMilliseconds);
             }
@@ -124,16 +128,4 @@ public class AnalyzerBenchmarks
 
     private ImmutableArray<Diagnostic> Analyze(ImmutableArray<DiagnosticAnalyzer> analyzers) =>
         _compilation.WithAnalyzers(analyzers).GetAnalyzerDiagnosticsAsync().GetAwaiter().GetResult();
-
-    private static string Root()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "NnSight.Generators.sln")))
-            {
-                return folder.FullName;
-            }
-        }
-        throw new DirectoryNotFoundException("The repository root was not found.");
-    }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using NnSight.Models;
 using NnSight.Models.Gpt2;
@@ -25,17 +24,10 @@ internal static class AttentionGain
             {
                 using var ids = arange(length, dtype: ScalarType.Int64) * 37 % 30000;
                 using var batch = model.Batch([ids.data<long>().ToArray()]);
-                model.Forward(batch).Dispose();
-                var (fused, eager) = (new List<double>(), new List<double>());
-                for (var round = 0; round < rounds; round++)
-                {
-                    model.Module.EagerAttention = false;
-                    fused.Add(Time(() => model.Forward(batch).Dispose()));
-                    model.Module.EagerAttention = true;
-                    eager.Add(Time(() => model.Forward(batch).Dispose()));
-                }
+                var (f, e) = Measure.Alternate(
+                    () => { model.Module.EagerAttention = false; model.Forward(batch).Dispose(); },
+                    () => { model.Module.EagerAttention = true; model.Forward(batch).Dispose(); }, rounds);
                 model.Module.EagerAttention = false;
-                var (f, e) = (Median(fused), Median(eager));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{architecture,-6} forward 1x{length,-5} fused {f,8:F1} ms  eager {e,8:F1} ms  fused/eager {f / e:F3}"));
             }
@@ -56,19 +48,10 @@ internal static class AttentionGain
         {
             foreach (var parameter in module.parameters())
             {
-                // Weights of a trained model's scale, so no activation drifts into denormal range.
+                // Weights of a trained model's scale: normal(0, 0.02) matrices, norms and biases at 1.
                 parameter.copy_(parameter.dim() == 1 ? ones_like(parameter) : randn(parameter.shape, generator: generator) * 0.02);
             }
         }
         return module;
     }
-
-    private static double Time(Action action)
-    {
-        var clock = Stopwatch.StartNew();
-        action();
-        return clock.Elapsed.TotalMilliseconds;
-    }
-
-    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 }

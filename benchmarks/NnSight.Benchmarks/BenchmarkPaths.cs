@@ -23,4 +23,15 @@ internal static class BenchmarkPaths
         string[] assembly = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? [typeof(BenchmarkPaths).Assembly.Location] : [];
         return new System.Diagnostics.ProcessStartInfo(Environment.ProcessPath!, [.. assembly, .. arguments]) { RedirectStandardOutput = true };
     }
+
+    /// <summary>Runs <paramref name="start"/> to its end and returns what it printed; throws, with that, if it failed.</summary>
+    public static string Output(System.Diagnostics.ProcessStartInfo start)
+    {
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return process.ExitCode == 0
+            ? output
+            : throw new InvalidOperationException($"{start.FileName} {string.Join(' ', start.ArgumentList)} failed:\n{output}");
+    }
 }

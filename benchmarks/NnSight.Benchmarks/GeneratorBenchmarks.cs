@@ -24,7 +24,7 @@ public class GeneratorBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var root = FindRoot();
+        var root = BenchmarkPaths.RepositoryRoot();
         _config = new Text(ConfigPath, File.ReadAllText(Path.Combine(root, "tests", "NnSight.Generators.Tests", "Configs", "llama-3.1-70b.json")));
         var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
             .Where(path => path.EndsWith(".dll", StringComparison.Ordinal)).Select(path => MetadataReference.CreateFromFile(path));
@@ -44,18 +44,6 @@ public class GeneratorBenchmarks
 
     private GeneratorDriver NewDriver() =>
         CSharpGeneratorDriver.Create([new LanguageModelGenerator().AsSourceGenerator()], [_config], optionsProvider: new Options());
-
-    private static string FindRoot()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "NnSight.Generators.sln")))
-            {
-                return folder.FullName;
-            }
-        }
-        throw new DirectoryNotFoundException("The repository root was not found.");
-    }
 
     private sealed class Text(string path, string text) : AdditionalText
     {

@@ -32,7 +32,8 @@ internal static class LoadingBenchmark
         }
         else
         {
-            // A hub id is downloaded into (or found in) the HuggingFace cache; the loads then read its snapshot folder.
+            // A hub id (or a folder of its own) is resolved as FromPretrained does: a hub id is downloaded into (or found in)
+            // the HuggingFace cache, and the loads then read its snapshot folder.
             folder = Models.Hub.HubResolver.Resolve(model, revision: null, Models.Hub.HubSettings.FromEnvironment(), showProgress: true, _ => { }).Folder;
         }
         var fileBytes = Directory.GetFiles(folder, "*.safetensors").Sum(file => new FileInfo(file).Length);
@@ -125,17 +126,8 @@ internal static class LoadingBenchmark
     }
 
     /// <summary>Runs this program with <paramref name="arguments"/>; returns the last line it printed.</summary>
-    private static string RunChild(params string[] arguments)
-    {
-        using var child = Process.Start(BenchmarkPaths.Self(arguments))!;
-        var output = child.StandardOutput.ReadToEnd();
-        child.WaitForExit();
-        if (child.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{string.Join(' ', arguments)} failed:\n{output}");
-        }
-        return output.Trim().Split('\n')[^1];
-    }
+    private static string RunChild(params string[] arguments) =>
+        BenchmarkPaths.Output(BenchmarkPaths.Self(arguments)).Trim().Split('\n')[^1];
 
     /// <summary>Reads every weights file once through a 16 MiB buffer, as <c>cat</c> would; returns the seconds.</summary>
     private static double ReadFiles(string folder)

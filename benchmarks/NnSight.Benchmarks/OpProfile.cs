@@ -8,7 +8,7 @@ namespace NnSight.Benchmarks;
 /// <summary>
 /// Where a GPT-2-small forward of 1×128 tokens spends its time, op by op, at 2 threads: each op of one layer (and the
 /// head) timed alone on the layer's real shapes, with the variants libtorch offers for it, so a slow kernel shows
-/// itself. Prints milliseconds per call and per forward (calls × 12 layers). With <c>default-kernels</c>, MKL keeps its
+/// itself. Prints milliseconds per call and per forward (per call × the calls a forward makes). With <c>default-kernels</c>, MKL keeps its
 /// own choice of kernels (see MklKernels).
 /// </summary>
 internal static class OpProfile
@@ -45,7 +45,7 @@ internal static class OpProfile
         var mask = ones(Tokens, Tokens, dtype: ScalarType.Bool).tril();
         var additive = zeros(Tokens, Tokens).masked_fill(mask.logical_not(), float.MinValue);
 
-        Console.WriteLine($"GPT-2-small shapes, 1 x {Tokens} tokens, 2 threads, medians of {rounds}, MKL {(reproducible ? "reproducible mode (MKL_CBWR=AUTO)" : "default mode")}; per forward = per call x calls");
+        Console.WriteLine($"GPT-2-small shapes, 1 x {Tokens} tokens, 2 threads, medians of {rounds}, MKL {(reproducible ? "reproducible mode (MKL_CBWR=AUTO)" : "mode not set here (Intel CPU, MKL_CBWR set, or default-kernels)")}; per forward = per call x calls");
         Console.WriteLine($"{"op",-52} {"ms/call",9} {"calls",6} {"ms/forward",11}");
         Report("c_attn linear (x W^T, W [2304, 768])", rounds, Layers, () => nn.functional.linear(x, qkvWeight, bias3));
         Report("c_attn addmm (x W, W [768, 2304])", rounds, Layers, () => addmm(bias3, x, qkvWeightIn, 1, 1));
@@ -65,11 +65,7 @@ internal static class OpProfile
         Report("gelu tanh (libtorch kernel)", rounds, Layers, () => nn.functional.gelu(hidden, TorchSharp.Modules.GELU.Approximate.tanh));
         Report("layer_norm", rounds, 2 * Layers + 1, () => nn.functional.layer_norm(x, [Width], bias1, bias1));
         Report("attention eager (scores, mask, softmax, @ v)", rounds, Layers, () =>
-        {
-            using var inner = NewDisposeScope();
-            var scores = matmul(query, key.transpose(-1, -2)) / 8.0;
-            return matmul(nn.functional.softmax(where(mask, scores, tensor(float.MinValue)), -1), value).MoveToOuterDisposeScope();
-        });
+            matmul(nn.functional.softmax(where(mask, matmul(query, key.transpose(-1, -2)) / 8.0, tensor(float.MinValue)), -1), value));
         Report("attention fused (scaled_dot_product_attention)", rounds, Layers, () => nn.functional.scaled_dot_product_attention(query, key, value, additive));
         Report("split heads + merge (permute, contiguous)", rounds, Layers, () => query.permute(0, 2, 1, 3).contiguous().view(1, Tokens, Width));
     }

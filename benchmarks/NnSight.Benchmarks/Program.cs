@@ -9,7 +9,7 @@ switch (args)
         NnSight.Benchmarks.RemoteSessionTraffic.Run();
         return;
     case ["server-throughput", .. var rest]:
-        NnSight.Benchmarks.ServerThroughput.Run(rest is [var jobs] ? int.Parse(jobs, System.Globalization.CultureInfo.InvariantCulture) : 30);
+        NnSight.Benchmarks.ServerThroughput.Run(rest is [var jobs] ? Count(jobs) : 30);
         return;
     case ["loading", var model]:
         NnSight.Benchmarks.LoadingBenchmark.Run(model);
@@ -21,28 +21,34 @@ switch (args)
         NnSight.Benchmarks.LoadingBenchmark.ConvertOnce(folder);
         return;
     case ["analyzer-times", var rounds]:
-        NnSight.Benchmarks.AnalyzerBenchmarks.AnalyzerTimes(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
+        NnSight.Benchmarks.AnalyzerBenchmarks.AnalyzerTimes(Count(rounds));
         return;
-    case ["side-by-side", var architecture, var rounds, .. var kernels]:
-        NnSight.Benchmarks.SideBySide.Run(architecture, int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture), kernels is ["intel-kernels"]);
+    case ["side-by-side", var architecture, var rounds]:
+        NnSight.Benchmarks.SideBySide.Run(architecture, Count(rounds), intelKernels: false);
+        return;
+    case ["side-by-side", var architecture, var rounds, "intel-kernels"]:
+        NnSight.Benchmarks.SideBySide.Run(architecture, Count(rounds), intelKernels: true);
         return;
     case ["side-by-side-once", var architecture, var folder]:
         NnSight.Benchmarks.SideBySide.Once(architecture, folder);
         return;
     case ["attention", var rounds]:
-        NnSight.Benchmarks.AttentionGain.Run(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
+        NnSight.Benchmarks.AttentionGain.Run(Count(rounds));
         return;
-    case ["ops", var rounds, .. var kernels]:
-        NnSight.Benchmarks.OpProfile.Run(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture), kernels is ["default-kernels"]);
+    case ["ops", var rounds]:
+        NnSight.Benchmarks.OpProfile.Run(Count(rounds), defaultKernels: false);
+        return;
+    case ["ops", var rounds, "default-kernels"]:
+        NnSight.Benchmarks.OpProfile.Run(Count(rounds), defaultKernels: true);
         return;
     case ["peak-memory", var rounds]:
-        NnSight.Benchmarks.PeakMemory.Run(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
+        NnSight.Benchmarks.PeakMemory.Run(Count(rounds));
         return;
     case ["denormals"]:
         NnSight.Benchmarks.DenormalProbe.Run();
         return;
     case ["alternate", var rounds]:
-        NnSight.Benchmarks.AlternatingRatios.Run(int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
+        NnSight.Benchmarks.AlternatingRatios.Run(Count(rounds));
         return;
 }
 
@@ -51,3 +57,5 @@ var config = DefaultConfig.Instance
     .AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithIterationCount(40).WithWarmupCount(5))
     .WithOptions(ConfigOptions.DisableOptimizationsValidator);
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
+
+static int Count(string text) => int.Parse(text, System.Globalization.CultureInfo.InvariantCulture);

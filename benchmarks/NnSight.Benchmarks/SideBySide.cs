@@ -39,7 +39,7 @@ internal static class SideBySide
             string[] make = architecture == "gpt2"
                 ? [Path.Combine(scripts, "make_gpt2_checkpoint.py"), folder]
                 : [Path.Combine(scripts, "make_llama_checkpoint.py"), folder, "--layers", "12", "--hidden", "768", "--inter", "2048", "--heads", "12", "--kv", "4", "--vocab", "32000"];
-            Console.WriteLine(Run("/usr/bin/python3", null, make));
+            Console.WriteLine(Python(make));
         }
         var preload = intelKernels ? BuildIntelKernels() : null;
         var pytorch = new List<JsonElement>();
@@ -48,11 +48,11 @@ internal static class SideBySide
         string[] once = ["side-by-side-once", architecture, folder];
         for (var round = 0; round < rounds; round++)
         {
-            pytorch.Add(Parse(Run("/usr/bin/python3", null, Path.Combine(scripts, $"{architecture}_torch.py"), folder, Threads.ToString(CultureInfo.InvariantCulture))));
-            nnsight.Add(Parse(Run(BenchmarkPaths.Self(once), null)));
+            pytorch.Add(Parse(Python(Path.Combine(scripts, $"{architecture}_torch.py"), folder, Threads.ToString(CultureInfo.InvariantCulture))));
+            nnsight.Add(Parse(NnSight(once, preload: null)));
             if (preload is not null)
             {
-                nnsightIntel.Add(Parse(Run(BenchmarkPaths.Self(once), preload)));
+                nnsightIntel.Add(Parse(NnSight(once, preload)));
             }
         }
         Console.WriteLine($"{architecture}, {CpuModel()}, {Threads} threads each side, medians of {rounds} alternating runs of each side");
@@ -144,24 +144,24 @@ internal static class SideBySide
     {
         var source = Path.Combine(BenchmarkPaths.RepositoryRoot(), "tools", "mkl-intel-kernels", "mkl_intel_kernels.c");
         var library = Path.Combine(Path.GetTempPath(), "nnsight-bench-mkl-intel-kernels.so");
-        Run("cc", null, "-shared", "-fPIC", "-O2", "-o", library, source);
+        BenchmarkPaths.Output(new ProcessStartInfo("cc", ["-shared", "-fPIC", "-O2", "-o", library, source]) { RedirectStandardOutput = true });
         return library;
     }
 
-    /// <param name="preload">A library to load ahead of all others (<c>LD_PRELOAD</c>), or null.</param>
-    private static string Run(string program, string? preload, params string[] arguments) =>
-        Run(new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true }, preload);
+    private static string Python(params string[] arguments) =>
+        BenchmarkPaths.Output(new ProcessStartInfo("/usr/bin/python3", arguments) { RedirectStandardOutput = true });
 
-    private static string Run(ProcessStartInfo start, string? preload)
+    /// <summary>This program's NnSight side; <paramref name="preload"/> is loaded ahead of all other libraries, and with
+    /// none, a preload this process was started with is not passed on.</summary>
+    private static string NnSight(string[] arguments, string? preload)
     {
+        var start = BenchmarkPaths.Self(arguments);
+        start.Environment.Remove("LD_PRELOAD");
         if (preload is not null)
         {
             start.Environment["LD_PRELOAD"] = preload;
         }
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"{start.FileName} {string.Join(' ', start.ArgumentList)} failed:\n{output}");
+        return BenchmarkPaths.Output(start);
     }
 
     private static string CpuModel() =>
