@@ -114,8 +114,7 @@ public sealed partial class LanguageModelGenerator
                 .ToEquatableArray();
             var rootOutput = Output(request.ClassName + "Output", template.RootOutput, values);
             return new ModelSpec(request.Namespace, request.ClassName, request.Accessibility, request.ConfigPath, modelType,
-                template.Name, template.ConfigType, Summary(template, values, request.ConfigPath), structural, rootOutput, children,
-                HasShapes: template.ConfigType is not null);
+                template.Name, template.ConfigType, Summary(template, values, request.ConfigPath), structural, rootOutput, children);
         }
 
         private static ModuleSpec BuildModule(ModuleTemplate template, ConfigValues values, string parentPath, string parentDocumentation,

@@ -2,8 +2,6 @@ using System.Collections.Immutable;
 using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
-using Microsoft.CodeAnalysis.Diagnostics;
 using NnSight.TestSupport;
 
 namespace NnSight.Generators.Tests;
@@ -15,7 +13,6 @@ namespace NnSight.Generators.Tests;
 /// </summary>
 public sealed partial class CorrectProgramCorpusTests
 {
-    private static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest);
 
     public static TheoryData<string> Samples => [.. Directory.GetDirectories(Path.Combine(RepositoryPaths.Root, "samples"))
         .Where(folder => File.Exists(Path.Combine(folder, "Program.cs"))).Select(folder => Path.GetFileName(folder)!).Order(StringComparer.Ordinal)];
@@ -66,19 +63,16 @@ public sealed partial class CorrectProgramCorpusTests
     private static async Task<ImmutableArray<Diagnostic>> AnalyzeAsync(OutputKind kind, IEnumerable<(string Path, string Text)> sources)
     {
         var files = sources.ToList();
-        var trees = files.Select(source => CSharpSyntaxTree.ParseText(source.Text, ParseOptions, source.Path, Encoding.UTF8));
         var configs = files.SelectMany(source => LanguageModelAttribute().Matches(source.Text).Select(match => (Source: source.Path, Config: match.Groups["path"].Value)))
             .Select(found => (Path: GeneratorHarness.ProjectDirectory + found.Config, Text: File.ReadAllText(ConfigFile(found.Config, found.Source))))
             .DistinctBy(config => config.Path)
             .ToArray();
-        var compilation = CSharpCompilation.Create("Corpus", trees, GeneratorHarness.References,
-            new CSharpCompilationOptions(kind, nullableContextOptions: NullableContextOptions.Enable));
-        GeneratorHarness.Driver(configs).RunGeneratorsAndUpdateCompilation(compilation, out var output, out var generatorDiagnostics);
+        var (output, generatorDiagnostics, analyzerDiagnostics) = await GeneratorHarness.AnalyzeProjectAsync(kind, files, configs);
 
         Assert.Empty(generatorDiagnostics);
         var errors = output.GetDiagnostics().Where(diagnostic => diagnostic.Severity == DiagnosticSeverity.Error).ToList();
         Assert.True(errors.Count == 0, string.Join("\n", errors.Take(10)));
-        return await output.WithAnalyzers(AnalyzerVerifier.AllAnalyzers).GetAnalyzerDiagnosticsAsync();
+        return analyzerDiagnostics;
     }
 
     /// <summary>The repository file an attribute's config path names: from the root, from <c>models/</c>, or beside the source.</summary>

@@ -1,7 +1,5 @@
 using System.Text.RegularExpressions;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
-using Microsoft.CodeAnalysis.Diagnostics;
 using NnSight.TestSupport;
 
 namespace NnSight.Generators.Tests;
@@ -35,15 +33,10 @@ public sealed class DocumentationSnippetTests
 
     private static async Task<List<string>> DiagnosticsAsync(string program)
     {
-        var options = new CSharpParseOptions(LanguageVersion.Latest);
-        var compilation = CSharpCompilation.Create("Snippet",
-            [CSharpSyntaxTree.ParseText(program, options, "/project/Program.cs"), CSharpSyntaxTree.ParseText(GeneratorHarness.ImplicitUsings, options, "/project/Usings.cs")],
-            GeneratorHarness.References,
-            new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable));
         var config = File.ReadAllText(Path.Combine(RepositoryPaths.TinyGpt2, "config.json"));
-        GeneratorHarness.Driver(("/project/models/tiny-gpt2/config.json", config))
-            .RunGeneratorsAndUpdateCompilation(compilation, out var generated, out var generatorDiagnostics);
-        var analyzers = await generated.WithAnalyzers(AnalyzerVerifier.AllAnalyzers).GetAnalyzerDiagnosticsAsync();
+        var (generated, generatorDiagnostics, analyzers) = await GeneratorHarness.AnalyzeProjectAsync(OutputKind.ConsoleApplication,
+            [("/project/Program.cs", program), ("/project/Usings.cs", GeneratorHarness.ImplicitUsings)],
+            ("/project/models/tiny-gpt2/config.json", config));
         return [.. generatorDiagnostics.Concat(generated.GetDiagnostics()).Concat(analyzers)
             .Where(diagnostic => diagnostic.Severity >= DiagnosticSeverity.Warning)
             .Select(diagnostic => diagnostic.ToString())];

@@ -62,6 +62,22 @@ internal static class GeneratorHarness
         return (output, diagnostics, driver.GetRunResult());
     }
 
+    /// <summary>
+    /// Compiles <paramref name="sources"/> as a project of <paramref name="kind"/> with <paramref name="configs"/> as its
+    /// AdditionalFiles, runs the generator and then every analyzer; returns the generated compilation, the generator's
+    /// diagnostics and the analyzers'.
+    /// </summary>
+    public static async Task<(Compilation Output, ImmutableArray<Diagnostic> Generator, ImmutableArray<Diagnostic> Analyzers)> AnalyzeProjectAsync(
+        OutputKind kind, IEnumerable<(string Path, string Text)> sources, params (string Path, string Text)[] configs)
+    {
+        var compilation = CSharpCompilation.Create("Project",
+            sources.Select(source => CSharpSyntaxTree.ParseText(source.Text, ParseOptions, source.Path, Encoding.UTF8)),
+            References,
+            new CSharpCompilationOptions(kind, nullableContextOptions: NullableContextOptions.Enable));
+        Driver(configs).RunGeneratorsAndUpdateCompilation(compilation, out var output, out var generatorDiagnostics);
+        return (output, generatorDiagnostics, await output.WithAnalyzers(AnalyzerVerifier.AllAnalyzers).GetAnalyzerDiagnosticsAsync());
+    }
+
     /// <summary>An AdditionalFiles item held in memory.</summary>
     public sealed class InMemoryText(string path, string text) : AdditionalText
     {

@@ -106,7 +106,7 @@ internal sealed class ShapeFlow
         IPropertyReferenceOperation property => Property(property),
         IInvocationOperation invocation => Invocation(invocation),
         IBinaryOperation { OperatorMethod: { } method } binary when IsProxy(method.ContainingType, _types) =>
-            Elementwise(binary, "broadcast", binary.LeftOperand, binary.RightOperand),
+            Elementwise(binary, binary.LeftOperand, binary.RightOperand),
         IUnaryOperation { OperatorMethod: { } method } unary when IsProxy(method.ContainingType, _types) => SameShape(unary, unary.Operand),
         ISimpleAssignmentOperation assignment => Assignment(assignment),
         ICompoundAssignmentOperation { OperatorMethod: { } method } compound when IsProxy(method.ContainingType, _types) => CompoundAssignment(compound),
@@ -491,7 +491,7 @@ internal sealed class ShapeFlow
                     ? Result(invocation, value, ShapeRules.Matmul(value, other), "matrix-multiply", other)
                     : default;
             case "add" or "sub" or "mul" or "div" or "pow" or "eq" or "ne" or "gt" or "ge" or "lt" or "le" or "maximum" or "minimum":
-                return Elementwise(invocation, "broadcast", invocation.Instance!, Argument(invocation, "other"));
+                return Elementwise(invocation, invocation.Instance!, Argument(invocation, "other"));
             case "gather":
                 return dim is { } gathered && ShapeRules.Dimension(gathered, value.Rank) is null && value.Rank > 0
                     ? Problem(DiagnosticDescriptors.ShapeMismatchValue, invocation, value, ShapeRules.OutsideDimensions(gathered, value.Rank))
@@ -619,7 +619,7 @@ internal sealed class ShapeFlow
 
     private Outcome CompoundAssignment(ICompoundAssignmentOperation compound)
     {
-        var result = Elementwise(compound, "broadcast", compound.Target, compound.Value);
+        var result = Elementwise(compound, compound.Target, compound.Value);
         if (result.Problem is not null || compound.Target is not IPropertyReferenceOperation target)
         {
             return result;
@@ -631,22 +631,24 @@ internal sealed class ShapeFlow
     }
 
     /// <summary>Two operands combined element by element: tuples are refused, tensors and numbers broadcast.</summary>
-    private Outcome Elementwise(IOperation operation, string verb, IOperation? left, IOperation? right)
+    private Outcome Elementwise(IOperation operation, IOperation? left, IOperation? right)
     {
         var (first, second) = (Evaluate(left).Shape, Evaluate(right).Shape);
         if (first is SymbolicTuple || second is SymbolicTuple)
         {
-            var tuple = first as SymbolicTuple ?? (SymbolicTuple)second!;
-            return Problem(DiagnosticDescriptors.ShapeMismatchValue, operation, tuple, "it is a tuple, and elementwise operations take tensors; select an element ([0], [1], ...) first");
+            return TupleRefused(operation, first as SymbolicTuple ?? (SymbolicTuple)second!);
         }
-        return first is SymbolicTensor a && second is SymbolicTensor b ? Result(operation, a, ShapeRules.Broadcast(a, b), verb, b) : default;
+        return first is SymbolicTensor a && second is SymbolicTensor b ? Result(operation, a, ShapeRules.Broadcast(a, b), "broadcast", b) : default;
     }
 
     private Outcome SameShape(IOperation operation, IOperation operand) => Evaluate(operand).Shape switch
     {
-        SymbolicTuple tuple => Problem(DiagnosticDescriptors.ShapeMismatchValue, operation, tuple, "it is a tuple, and elementwise operations take tensors; select an element ([0], [1], ...) first"),
+        SymbolicTuple tuple => TupleRefused(operation, tuple),
         var shape => shape,
     };
+
+    private Outcome TupleRefused(IOperation operation, SymbolicTuple tuple) =>
+        Problem(DiagnosticDescriptors.ShapeMismatchValue, operation, tuple, "it is a tuple, and elementwise operations take tensors; select an element ([0], [1], ...) first");
 
     /// <summary>A rule's result at <paramref name="operation"/>: a conflict of one value, or of two operands joined by <paramref name="verb"/>.</summary>
     private static Outcome Result(IOperation operation, SymbolicTensor value, RuleResult result, string? verb = null, SymbolicTensor? other = null) =>
@@ -798,7 +800,5 @@ internal sealed class ShapeFlow
         public ShapeProblem? Problem { get; } = problem;
 
         public static implicit operator Outcome(SymbolicShape? shape) => new(shape, null);
-
-        public static implicit operator Outcome(RuleResult result) => new(result.Shape, null);
     }
 }

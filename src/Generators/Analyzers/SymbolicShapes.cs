@@ -121,9 +121,6 @@ internal abstract class SymbolicShape
         }
     }
 
-    /// <summary>Whether two structures are written alike.</summary>
-    public abstract bool SameAs(SymbolicShape? other);
-
     /// <summary>Recursive-descent reader of the symbolic form.</summary>
     private sealed class Reader(string text)
     {
@@ -273,9 +270,6 @@ internal sealed class SymbolicTensor(ImmutableArray<SymbolicDim> dims) : Symboli
 
     public SymbolicTensor With(IEnumerable<SymbolicDim> dims) => new(dims.ToImmutableArray());
 
-    public override bool SameAs(SymbolicShape? other) =>
-        other is SymbolicTensor tensor && tensor.Rank == Rank && Dims.Zip(tensor.Dims, (first, second) => first.Equals(second)).All(same => same);
-
     /// <summary><c>[batch, seq, 768]</c>.</summary>
     public override string ToString() => "[" + string.Join(", ", Dims) + "]";
 }
@@ -287,10 +281,6 @@ internal sealed class SymbolicTuple(ImmutableArray<SymbolicShape?> elements, boo
 
     /// <summary>Whether the tuple is written <c>n × element</c>.</summary>
     public bool Repeated { get; } = repeated;
-
-    public override bool SameAs(SymbolicShape? other) =>
-        other is SymbolicTuple tuple && tuple.Elements.Length == Elements.Length
-        && Elements.Zip(tuple.Elements, (first, second) => first is null ? second is null : first.SameAs(second)).All(same => same);
 
     public override string ToString()
     {

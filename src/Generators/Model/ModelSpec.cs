@@ -47,8 +47,10 @@ internal sealed record ModelSpec(
     string Summary,
     EquatableArray<StructuralKey> StructuralKeys,
     OutputSpec? RootOutput,
-    EquatableArray<ModuleSpec> Children,
-    bool HasShapes);
+    EquatableArray<ModuleSpec> Children)
+{
+    public bool HasShapes => ConfigType is not null;
+}
 
 /// <summary>
 /// One module of the typed tree. <see cref="Path"/> is absolute, or relative to a list element when
