@@ -8,7 +8,7 @@ namespace NnSight;
 
 /// <summary>
 /// A job on an NnSight server: submitted when a remote tracing context is disposed. A blocking context waits for it;
-/// otherwise keep the handle (<c>tracer.Job</c>) and call <see cref="Status"/> to poll or <see cref="Wait"/> to fill
+/// otherwise keep the handle (<c>tracer.Job</c>) and call <see cref="Status()"/> to poll or <see cref="Wait"/> to fill
 /// the saved values.
 /// </summary>
 public sealed class RemoteJob
@@ -60,8 +60,11 @@ public sealed class RemoteJob
     /// or unavailable (a restart, a replica set whose Redis is restarting), within the request timeout.
     /// </summary>
     /// <exception cref="RemoteException">The server refused the request, or did not answer within the request timeout.</exception>
-    public RemoteStatus Status() =>
-        Bounded(_settings, HttpMethod.Get, $"v1/jobs/{Id}", (message, token) => Read<RemoteStatus>(Send(message, token)), Transient);
+    public RemoteStatus Status() => Status(note: null);
+
+    /// <param name="note">Where a retry is reported (a live display's notes), instead of the settings' progress writer.</param>
+    private RemoteStatus Status(Action<string>? note) =>
+        Bounded(_settings, HttpMethod.Get, $"v1/jobs/{Id}", (message, token) => Read<RemoteStatus>(Send(message, token)), Transient, note);
 
     /// <summary>
     /// Follows the job's status stream until it ends (reconnecting when the stream drops), downloads the result and
@@ -115,7 +118,7 @@ public sealed class RemoteJob
             {
                 progress.Note($"job {Id}: status stream dropped ({error.Message}); reconnecting");
             }
-            var current = Status();
+            var current = Status(progress.Note);
             if (RemoteJobStates.IsFinal(current.Status))
             {
                 progress.Report(current);
@@ -156,10 +159,11 @@ public sealed class RemoteJob
     /// <summary>
     /// Runs one request and the reading of its answer within the settings' request timeout, trying again after the
     /// failures <paramref name="retry"/> accepts with growing pauses (0.1 s doubling up to 2 s); past the timeout, the
-    /// request fails with a message naming it and the last failure.
+    /// request fails with a message naming it and the last failure. The first retry is reported to <paramref name="note"/>,
+    /// or else to the settings' progress writer.
     /// </summary>
     private static T Bounded<T>(RemoteSettings settings, HttpMethod method, string path, Func<HttpRequestMessage, CancellationToken, T> exchange,
-        Func<Exception, bool> retry)
+        Func<Exception, bool> retry, Action<string>? note = null)
     {
         using var timeout = new CancellationTokenSource(settings.RequestTimeout);
         Uri? address = null;
@@ -176,7 +180,7 @@ public sealed class RemoteJob
             {
                 if (last is null)
                 {
-                    settings.Progress?.WriteLine($"[nnsight] {method} {address}: {error.Message}; trying again");
+                    (note ?? (line => settings.Progress?.WriteLine($"[nnsight] {line}")))($"{method} {address}: {error.Message}; trying again");
                 }
                 last = error;
             }
