@@ -86,6 +86,12 @@ public sealed class GPT2Attention : nn.Module<Tensor, (Tensor Key, Tensor Value)
         var keyLength = key.shape[^2];
         if (!((IObservableAttention)this).Eager && !training && _scaleByHeadDim && _inverseLayerScale == 1.0 && !_upcast)
         {
+            if (queryLength == 1)
+            {
+                // A generation step: the one query, at the last position, sees every key, so only padding is masked.
+                return nn.functional.scaled_dot_product_attention(query, key, value,
+                    attentionMask ?? zeros(1, keyLength, dtype: query.dtype, device: query.device));
+            }
             // The causal mask ends at the last key (a query sees its own position and the past), as the eager path's.
             var blocked = full([], finfo(query.dtype).min, dtype: query.dtype, device: query.device);
             var mask = where(ones(queryLength, keyLength, dtype: ScalarType.Bool, device: query.device).tril(keyLength - queryLength),
