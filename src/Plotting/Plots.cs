@@ -59,7 +59,8 @@ public static class Plots
                 $"{nameof(probabilities)} must be [layers, positions, vocab] or [layers, 1, positions, vocab], not [{string.Join(", ", probabilities.shape)}].",
                 nameof(probabilities));
         }
-        var (top, ids) = lens.detach().to(CPU).to_type(ScalarType.Float64).max(-1);
+        // Reduced where the tensor lives, so only [layers, positions] values travel to the CPU.
+        var (top, ids) = lens.detach().max(-1);
         var grid = TensorGrid.Values(top, nameof(probabilities));
         if (grid.Cast<double>().Any(value => value is < -1e-6 or > 1 + 1e-6 || double.IsNaN(value)))
         {
@@ -67,7 +68,7 @@ public static class Plots
         }
         var layers = grid.GetLength(0);
         var positions = grid.GetLength(1);
-        var tokenIds = ids.contiguous().data<long>().ToArray();
+        var tokenIds = ids.cpu().contiguous().data<long>().ToArray();
         var text = new string[layers, positions];
         for (var layer = 0; layer < layers; layer++)
         {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using NnSight.Serialization;
 
 namespace NnSight.Server;
 
@@ -39,14 +40,14 @@ internal sealed partial class JobJournal
     /// <summary>Writes a newly accepted job: its request first, then its record, so a record always has its request.</summary>
     public void Accept(JournalRecord record, byte[] request)
     {
-        WriteAtomically(RequestPath(record.Id), request);
+        AtomicFile.Write(RequestPath(record.Id), request);
         Write(record);
     }
 
     /// <summary>Replaces the job's record; a final one also deletes its request, which is no longer needed.</summary>
     public void Write(JournalRecord record)
     {
-        WriteAtomically(RecordPath(record.Id), JsonSerializer.SerializeToUtf8Bytes(record, Json));
+        AtomicFile.Write(RecordPath(record.Id), JsonSerializer.SerializeToUtf8Bytes(record, Json));
         if (RemoteJobStates.IsFinal(record.State))
         {
             File.Delete(RequestPath(record.Id));
@@ -105,28 +106,6 @@ internal sealed partial class JobJournal
             }
         }
         return [.. records.OrderBy(record => record.Received).ThenBy(record => record.Id, StringComparer.Ordinal)];
-    }
-
-    /// <summary>
-    /// Writes <paramref name="bytes"/> to <paramref name="path"/> through a temporary file in the same folder
-    /// (<c>.{name}.{32 hex digits}.tmp</c>, the pattern SafetensorsWriter uses), flushed to disk before the rename.
-    /// </summary>
-    public static void WriteAtomically(string path, byte[] bytes)
-    {
-        var temporary = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
-            {
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, path, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temporary);
-        }
     }
 
     private string RecordPath(string id) => Path.Combine(Directory, id + ".job");

@@ -20,12 +20,7 @@ internal static class SymbolicShapeText
     }
 
     /// <summary>A rule's or a run's shape without dtypes: <c>[1, 6, 64]</c>, <c>(..., ...)</c>, <c>?</c> for none.</summary>
-    public static string Of(ValueShape? shape) => shape switch
-    {
-        TensorShape tensor => "[" + string.Join(", ", tensor.Dims.Select(size => size.ToString(CultureInfo.InvariantCulture))) + "]",
-        TupleShape tuple => "(" + string.Join(", ", tuple.Elements.Select(Of)) + ")",
-        _ => "?",
-    };
+    public static string Of(ValueShape? shape) => shape?.ToString() ?? "?";
 
     /// <summary>The texts of a tuple's elements (<c>n × e</c> is n copies of e).</summary>
     public static IReadOnlyList<string> Elements(string tuple)

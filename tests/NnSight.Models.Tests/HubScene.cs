@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using NnSight.Models.Hub;
 using NnSight.TestSupport;
 using static TorchSharp.torch;
@@ -50,14 +48,7 @@ internal sealed class HubScene : IDisposable
         expected.dtype == actual.dtype && expected.shape.SequenceEqual(actual.shape) && expected.eq(actual).all().item<bool>();
 
     /// <summary>An address where nothing listens: connections are refused at once.</summary>
-    public static string DeadEndpoint()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return $"http://127.0.0.1:{port}";
-    }
+    public static string DeadEndpoint() => $"http://127.0.0.1:{LoopbackPorts.Free()}";
 
     /// <summary>Every file under the cache, relative to it, with <c>/</c> separators.</summary>
     public List<string> CacheFiles() => Directory.Exists(Cache)

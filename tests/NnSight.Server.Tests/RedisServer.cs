@@ -62,7 +62,7 @@ public sealed class RedisServer : IDisposable
             throw new InvalidOperationException(HowTo);
         }
         var folder = new TemporaryFolder();
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         return new RedisServer($"127.0.0.1:{port}", folder, Launch(port, folder.FullPath, persistent: true));
     }
 
@@ -104,7 +104,7 @@ public sealed class RedisServer : IDisposable
             throw new InvalidOperationException($"{Variable} is not set. " + HowTo);
         }
         var folder = new TemporaryFolder();
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         var process = Launch(port, folder.FullPath, persistent: false);
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
@@ -156,13 +156,6 @@ public sealed class RedisServer : IDisposable
 
     private static bool BinaryOnPath() => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':')
         .Any(folder => folder.Length > 0 && File.Exists(Path.Combine(folder, "redis-server")));
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
 
 /// <summary>A fact that needs Redis: skipped, saying how to get it, on a developer's machine without redis-server; never under CI.</summary>

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using NnSight.TestSupport;
 
 namespace NnSight.Server.Tests;
@@ -38,7 +36,7 @@ public sealed class ServerProcess : IDisposable
     private ServerProcess(IReadOnlyDictionary<string, string> limits, string responsePath, string settings = "", bool hashedKeys = false)
     {
         _folder = new TemporaryFolder();
-        Port = FreePort();
+        Port = LoopbackPorts.Free();
         ResponsePath = Path.GetFullPath(_folder.File(responsePath));
         File.WriteAllText(ConfigPath, Config(limits, responsePath, settings, hashedKeys));
         _process = Start();
@@ -176,13 +174,6 @@ public sealed class ServerProcess : IDisposable
         }
         StartupLine = line;
         return process;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
 #if DEBUG

@@ -16,6 +16,7 @@ public sealed class ModuleOutputs : IDisposable
     private readonly List<Action> _removers = [];
     private readonly Dictionary<string, List<Tensor>> _captured = new(StringComparer.Ordinal);
     private readonly CausalLanguageModel? _model;
+    private readonly bool _wasEager;
 
     public ModuleOutputs(nn.Module root)
     {
@@ -23,6 +24,7 @@ public sealed class ModuleOutputs : IDisposable
         if (root is CausalLanguageModel model)
         {
             _model = model;
+            _wasEager = model.EagerAttention;
             model.EagerAttention = true;
         }
         foreach (var (path, module) in root.named_modules())
@@ -101,7 +103,7 @@ public sealed class ModuleOutputs : IDisposable
         _removers.ForEach(remove => remove());
         if (_model is not null)
         {
-            _model.EagerAttention = false;
+            _model.EagerAttention = _wasEager;
         }
         foreach (var tensor in _captured.Values.SelectMany(calls => calls))
         {

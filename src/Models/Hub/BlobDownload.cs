@@ -120,11 +120,7 @@ internal sealed class BlobDownload
         var status = (int)response.StatusCode;
         if (status == 416 && offset > 0)
         {
-            // The range starts at or past the end: complete if the size says so, else start over.
-            if (offset == _metadata.Size)
-            {
-                return true;
-            }
+            // The range starts past the end (a file of the expected size returned above): start over.
             Restart(output, ref checksum);
             return false;
         }

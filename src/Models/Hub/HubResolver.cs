@@ -127,7 +127,7 @@ internal static class HubResolver
     /// <summary>The shard files a sharded checkpoint's index names, each of which the repository must have.</summary>
     private static List<string> Shards(string index, string repo, RepoRevision listing)
     {
-        var shards = SafetensorsCheckpoint.ReadWeightMap(index).Values.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var shards = SafetensorsCheckpoint.ShardNames(SafetensorsCheckpoint.ReadWeightMap(index));
         if (shards.FirstOrDefault(shard => !listing.Files.Contains(shard)) is { } absent)
         {
             throw new SafetensorsFormatException(index, $"the index names the shard {absent}, which {repo} does not have at commit {listing.Commit}.");
@@ -167,7 +167,7 @@ internal static class HubResolver
         {
             try
             {
-                missing.AddRange(SafetensorsCheckpoint.ReadWeightMap(index).Values.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)
+                missing.AddRange(SafetensorsCheckpoint.ShardNames(SafetensorsCheckpoint.ReadWeightMap(index))
                     .Where(shard => !File.Exists(Path.Combine(snapshot, shard))));
             }
             catch (SafetensorsFormatException)

@@ -43,7 +43,7 @@ internal sealed record HubSettings(string Endpoint, string CacheDirectory, strin
         var tokenPath = ExpandHome(Read("HF_TOKEN_PATH") ?? Path.Combine(home, "token"));
         var variableToken = (Read("HF_TOKEN") ?? Read("HUGGING_FACE_HUB_TOKEN"))?.Trim();
         var token = variableToken is { Length: > 0 } ? variableToken : ReadTokenFile(tokenPath);
-        return new HubSettings((Read("HF_ENDPOINT") ?? DefaultEndpoint).TrimEnd('/'), cache, token, tokenPath, IsTrue(Read("HF_HUB_OFFLINE")))
+        return new HubSettings((Read("HF_ENDPOINT") ?? DefaultEndpoint).TrimEnd('/'), cache, token, tokenPath, EnvironmentFlags.IsTrue(Read("HF_HUB_OFFLINE")))
         {
             MetadataTimeout = Seconds(Read("HF_HUB_ETAG_TIMEOUT")) ?? TimeSpan.FromSeconds(10),
             DownloadTimeout = Seconds(Read("HF_HUB_DOWNLOAD_TIMEOUT")) ?? TimeSpan.FromSeconds(10),
@@ -56,9 +56,6 @@ internal sealed record HubSettings(string Endpoint, string CacheDirectory, strin
 
     /// <summary>Where the token sent came from, for messages.</summary>
     public string TokenOrigin => TokenFromVariable ? "HF_TOKEN" : TokenPath;
-
-    /// <summary>huggingface_hub's truth values: 1, ON, YES, TRUE in any case.</summary>
-    public static bool IsTrue(string? value) => EnvironmentFlags.IsTrue(value);
 
     private static TimeSpan? Seconds(string? value) =>
         double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds > 0 ? TimeSpan.FromSeconds(seconds) : null;

@@ -1,4 +1,5 @@
 using System.Text;
+using NnSight.Serialization;
 
 namespace NnSight.Models.Hub;
 
@@ -54,9 +55,7 @@ internal sealed class RepoCache(string cacheDirectory, string repoId)
         }
         var path = RefPath(revision);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
-        File.WriteAllText(temporary, commit, new UTF8Encoding(false));
-        File.Move(temporary, path, overwrite: true);
+        AtomicFile.Write(path, Encoding.UTF8.GetBytes(commit));
     }
 
     /// <summary>Whether <paramref name="file"/> of <paramref name="commit"/>'s snapshot exists (a link to a present blob).</summary>

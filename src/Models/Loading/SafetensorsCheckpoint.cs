@@ -63,7 +63,7 @@ internal sealed class SafetensorsCheckpoint : IDisposable
         try
         {
             var fileOf = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
-            foreach (var shardName in weightMap.Values.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+            foreach (var shardName in ShardNames(weightMap))
             {
                 var shard = SafetensorsFile.Open(Path.Combine(folder, shardName));
                 files.Add(shard);
@@ -93,6 +93,10 @@ internal sealed class SafetensorsCheckpoint : IDisposable
             throw;
         }
     }
+
+    /// <summary>The shard files a weight map names, each once, in ordinal order.</summary>
+    internal static List<string> ShardNames(Dictionary<string, string> weightMap) =>
+        [.. weightMap.Values.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
 
     /// <summary>The index's tensor → shard file name map.</summary>
     /// <exception cref="SafetensorsFormatException">The index is not JSON, has no weight_map, or names a shard that is not a file name.</exception>

@@ -17,15 +17,13 @@ internal sealed class TransferProgress : CountingDisplay
         Begin(console, delay);
     }
 
-    /// <summary>Whether byte bars are shown to this process: progress can be shown and huggingface_hub's switch is not set.</summary>
-    public static bool Enabled => Terminal.CanShow && !EnvironmentFlags.IsTrue(Environment.GetEnvironmentVariable("HF_HUB_DISABLE_PROGRESS_BARS"));
-
     /// <summary>Starts counting <paramref name="totalBytes"/> of work described by <paramref name="description"/>.</summary>
     /// <param name="description">What is moving: "Loading gpt2", "Downloading model.safetensors".</param>
     /// <param name="totalBytes">The bytes the work moves in all (more can be added with <see cref="CountingDisplay.AddTotal"/>).</param>
-    /// <param name="show">The caller's choice; the bar also needs <see cref="Enabled"/>.</param>
+    /// <param name="show">The caller's choice; the bar also needs a terminal and huggingface_hub's
+    /// <c>HF_HUB_DISABLE_PROGRESS_BARS</c> unset.</param>
     public static TransferProgress Start(string description, long totalBytes, bool show) =>
-        new(description, totalBytes, Terminal.ForProgress(show && Enabled), Delay);
+        new(description, totalBytes, Terminal.ForProgress(show && !EnvironmentFlags.IsTrue(Environment.GetEnvironmentVariable("HF_HUB_DISABLE_PROGRESS_BARS"))), Delay);
 
     /// <summary>Starts a bar drawn on <paramref name="console"/> once <paramref name="delay"/> has passed.</summary>
     internal static TransferProgress Start(string description, long totalBytes, IAnsiConsole console, TimeSpan delay) =>

@@ -23,9 +23,8 @@ internal sealed class CountProgress : CountingDisplay
     /// <param name="description">What is counted: "Generating", "Patching layers".</param>
     /// <param name="total">How many there will be.</param>
     /// <param name="unit">The unit's name ("tokens"), or empty for plain numbers.</param>
-    /// <param name="show">The caller's choice; the bar also needs <see cref="Terminal.CanShow"/>.</param>
-    public static CountProgress Start(string description, long total, string unit, bool show = true) =>
-        new(description, total, unit, Terminal.ForProgress(show), Delay);
+    public static CountProgress Start(string description, long total, string unit) =>
+        new(description, total, unit, Terminal.ForProgress(), Delay);
 
     /// <summary>Starts a bar drawn on <paramref name="console"/> once <paramref name="delay"/> has passed.</summary>
     internal static CountProgress Start(string description, long total, string unit, IAnsiConsole console, TimeSpan delay) =>
@@ -46,7 +45,7 @@ internal sealed class CountProgress : CountingDisplay
     {
         public override IRenderable Render(RenderOptions options, ProgressTask task, TimeSpan deltaTime) =>
             new Text(task.ElapsedTime is { TotalSeconds: > 0 } elapsed
-                ? string.Create(CultureInfo.InvariantCulture, $"{task.Value / elapsed.TotalSeconds:0.0} {unit}/s").Replace(" /s", "/s", StringComparison.Ordinal)
+                ? string.Create(CultureInfo.InvariantCulture, $"{task.Value / elapsed.TotalSeconds:0.0}{(unit.Length > 0 ? " " + unit : "")}/s")
                 : "", new Style(Color.Grey));
     }
 }
