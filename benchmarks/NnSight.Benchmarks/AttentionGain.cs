@@ -1,7 +1,5 @@
 using System.Globalization;
 using NnSight.Models;
-using NnSight.Models.Gpt2;
-using NnSight.Models.Llama;
 using NnSight.Models.Modules;
 using static TorchSharp.torch;
 
@@ -37,13 +35,7 @@ internal static class AttentionGain
     private static CausalLanguageModel Create(string architecture)
     {
         using var generator = new Generator(seed: 0);
-        CausalLanguageModel module = architecture == "GPT-2"
-            ? new GPT2LMHeadModel(new GPT2Config())
-            : new LlamaForCausalLM(new LlamaConfig
-            {
-                HiddenSize = 768, IntermediateSize = 2048, NumHiddenLayers = 12, NumAttentionHeads = 12, NumKeyValueHeads = 4,
-                VocabSize = 32000, MaxPositionEmbeddings = 2048,
-            });
+        var module = SmallModels.Create(architecture, maxPositions: 2048);
         using (no_grad())
         {
             foreach (var parameter in module.parameters())

@@ -18,11 +18,7 @@ internal static class DenormalProbe
     public static void Run()
     {
         manual_seed(0);
-        var module = new LlamaForCausalLM(new LlamaConfig
-        {
-            HiddenSize = 768, IntermediateSize = 2048, NumHiddenLayers = 12, NumAttentionHeads = 12, NumKeyValueHeads = 4,
-            VocabSize = 32000, MaxPositionEmbeddings = 1024,
-        });
+        var module = new LlamaForCausalLM(SmallModels.Llama125M());
         set_num_threads(2);
         using var model = new LanguageModel(module);
         var ids = Enumerable.Range(0, 128).Select(i => (long)(i * 37 % 32000)).ToArray();

@@ -144,11 +144,7 @@ internal static class LoadingBenchmark
         return clock.Elapsed.TotalSeconds;
     }
 
-    private static double PeakResidentMiB()
-    {
-        var line = File.ReadLines("/proc/self/status").First(text => text.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
-    }
+    private static double PeakResidentMiB() => PeakMemory.StatusBytes("VmHWM") / 1048576.0;
 
     private static double Median(IReadOnlyList<double> values)
     {

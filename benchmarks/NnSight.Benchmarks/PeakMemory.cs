@@ -87,7 +87,8 @@ internal static class PeakMemory
         return StatusBytes("VmHWM") - before;
     }
 
-    private static long StatusBytes(string field) =>
+    /// <summary>A size field of /proc/self/status (VmRSS, VmHWM) in bytes.</summary>
+    internal static long StatusBytes(string field) =>
         long.Parse(File.ReadLines("/proc/self/status").First(line => line.StartsWith(field + ":", StringComparison.Ordinal))
             .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
 

@@ -1,9 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using NnSight.Models;
 using NnSight.Models.Generation;
-using NnSight.Models.Gpt2;
-using NnSight.Models.Llama;
-using NnSight.Models.Modules;
 using static TorchSharp.torch;
 
 namespace NnSight.Benchmarks;
@@ -29,19 +26,7 @@ public class SmallModelBenchmarks
     public void Setup()
     {
         manual_seed(0);
-        CausalLanguageModel module = Architecture == "GPT-2"
-            ? new GPT2LMHeadModel(new GPT2Config())
-            : new LlamaForCausalLM(new LlamaConfig
-            {
-                HiddenSize = 768,
-                IntermediateSize = 2048,
-                NumHiddenLayers = 12,
-                NumAttentionHeads = 12,
-                NumKeyValueHeads = 4,
-                VocabSize = 32000,
-                MaxPositionEmbeddings = 1024,
-            });
-        _model = new LanguageModel(module);
+        _model = new LanguageModel(SmallModels.Create(Architecture));
         _forwardBatch = RandomBatch(128);
         _promptBatch = RandomBatch(10);
     }
