@@ -179,6 +179,13 @@ public sealed partial class AnalyzerTests
                 var byReference = model.Transformer.H[0].Output[0];
                 Widen(ref byReference, model);
                 var widened = byReference + width;
+                var byOut = model.Transformer.H[0].Output[0];
+                Narrow(out byOut, model);
+                var narrowed = byOut + width;
+                var aliased = model.Transformer.H[0].Output[0];
+                ref var alias = ref aliased;
+                alias = width;
+                var throughAlias = aliased + width;
                 var (values, indices) = model.LmHead.Output.topk(3);
                 var top = values + width;
                 TensorProxy steering = TorchSharp.torch.zeros(3072);
@@ -202,6 +209,8 @@ public sealed partial class AnalyzerTests
             static void Set(ModelGpt2 model, TensorProxy value) => model.Transformer.H[0].Output[0] = value;
 
             static void Widen(ref TensorProxy value, ModelGpt2 model) => value = model.Transformer.H[0].Mlp.CFc.Output;
+
+            static void Narrow(out TensorProxy value, ModelGpt2 model) => value = model.Transformer.H[0].Mlp.CFc.Output;
 
             static void Scale(ModelGpt2 model, int layer, double factor) =>
                 {|NNS0111:model.Transformer.H[layer].Output[0] = model.Transformer.H[layer].Mlp.CFc.Output * factor|};

@@ -2,8 +2,6 @@ using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
-using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
 
 namespace NnSight.Generators.Analyzers;
@@ -39,16 +37,13 @@ internal sealed class ShapeFlow
     private readonly Dictionary<ILocalSymbol, ModuleShapes?> _envoyLocals = new(SymbolEqualityComparer.Default);
     private readonly HashSet<ILocalSymbol> _inProgress = new(SymbolEqualityComparer.Default);
     private readonly Dictionary<ILocalSymbol, List<IOperation>?> _writes = new(SymbolEqualityComparer.Default);
-    private readonly IEnumerable<SyntaxNode> _body;
-    private HashSet<string>? _byReference;
     private int _depth;
 
-    /// <summary>A flow over the body whose syntax is <paramref name="body"/>.</summary>
-    public ShapeFlow(NnSightTypes types, ShapeMetadata metadata, IEnumerable<SyntaxNode> body)
+    /// <summary>A flow over one body.</summary>
+    public ShapeFlow(NnSightTypes types, ShapeMetadata metadata)
     {
         _types = types;
         _metadata = metadata;
-        _body = body;
     }
 
     /// <summary>Whether <paramref name="operation"/> is one the flow can judge (cheap: symbols only, no shapes).</summary>
@@ -223,27 +218,9 @@ internal sealed class ShapeFlow
 
     /// <summary>
     /// The values assigned to <paramref name="local"/> in the body; null when it is also written otherwise (+=,
-    /// deconstruction, or passed by <c>ref</c>/<c>out</c>, which the body's syntax tells by name, once per body).
+    /// deconstruction, passed by <c>ref</c>/<c>out</c>, or referred to by a <c>ref</c> local).
     /// </summary>
-    private List<IOperation>? Writes(ILocalSymbol local)
-    {
-        _byReference ??= new HashSet<string>(_body.Where(MayPassByReference).SelectMany(syntax => syntax.DescendantNodes())
-            .Select(node => node switch
-            {
-                ArgumentSyntax { RefKindKeyword.RawKind: (int)SyntaxKind.RefKeyword or (int)SyntaxKind.OutKeyword, Expression: IdentifierNameSyntax name } => name.Identifier.ValueText,
-                RefExpressionSyntax { Expression: IdentifierNameSyntax name } => name.Identifier.ValueText,
-                _ => null,
-            })
-            .OfType<string>(), System.StringComparer.Ordinal);
-        return !_byReference.Contains(local.Name) && _writes.TryGetValue(local, out var writes) ? writes : null;
-    }
-
-    /// <summary>Whether the text of <paramref name="syntax"/> has <c>ref</c> or <c>out</c> at all (a quick test before walking it).</summary>
-    private static bool MayPassByReference(SyntaxNode syntax)
-    {
-        var text = syntax.SyntaxTree.GetText().ToString(syntax.Span);
-        return text.IndexOf("ref ", System.StringComparison.Ordinal) >= 0 || text.IndexOf("out ", System.StringComparison.Ordinal) >= 0;
-    }
+    private List<IOperation>? Writes(ILocalSymbol local) => _writes.TryGetValue(local, out var writes) ? writes : null;
 
     /// <summary>
     /// Notes what <paramref name="operation"/> writes into locals, for <see cref="Writes"/>: every operation of the body
@@ -254,11 +231,22 @@ internal sealed class ShapeFlow
     {
         switch (operation)
         {
+            case IVariableDeclaratorOperation { Symbol.RefKind: not RefKind.None, Initializer.Value: { } value } declarator:
+                Untrack(value);
+                _writes[declarator.Symbol] = null;
+                break;
             case IVariableDeclaratorOperation { Initializer.Value: { } value } declarator:
                 Add(declarator.Symbol, value);
                 break;
+            case ISimpleAssignmentOperation { IsRef: true } assignment:
+                Untrack(assignment.Target);
+                Untrack(assignment.Value);
+                break;
             case ISimpleAssignmentOperation { Target: ILocalReferenceOperation target } assignment:
                 Add(target.Local, assignment.Value);
+                break;
+            case IArgumentOperation { Parameter.RefKind: RefKind.Ref or RefKind.Out } argument:
+                Untrack(argument.Value);
                 break;
             case ICompoundAssignmentOperation { Target: ILocalReferenceOperation target }:
                 _writes[target.Local] = null;
@@ -292,10 +280,10 @@ internal sealed class ShapeFlow
         }
     }
 
-    /// <summary>The operation kinds <see cref="NoteWrite"/> reads (<c>ref</c> and <c>out</c> are found in the syntax, see <see cref="Writes"/>).</summary>
+    /// <summary>The operation kinds <see cref="NoteWrite"/> reads.</summary>
     public static ImmutableArray<OperationKind> WriteKinds { get; } = ImmutableArray.Create(
         OperationKind.VariableDeclarator, OperationKind.SimpleAssignment, OperationKind.CompoundAssignment, OperationKind.Increment,
-        OperationKind.Decrement, OperationKind.DeconstructionAssignment);
+        OperationKind.Decrement, OperationKind.DeconstructionAssignment, OperationKind.Argument);
 
     /// <summary>The operation kinds <see cref="IsCandidate"/> may accept.</summary>
     public static ImmutableArray<OperationKind> CandidateKinds { get; } = ImmutableArray.Create(

@@ -34,7 +34,7 @@ public sealed class ShapeMismatchAnalyzer : NnSightAnalyzer
         // write is known.
         start.RegisterOperationBlockStartAction(block =>
         {
-            var body = new Body(new ShapeFlow(types, metadata, block.OperationBlocks.Select(operation => operation.Syntax)));
+            var body = new Body(new ShapeFlow(types, metadata));
             block.RegisterOperationAction(operation => body.Note(operation.Operation, types), NotedKinds);
             block.RegisterOperationBlockEndAction(body.Report);
         });
