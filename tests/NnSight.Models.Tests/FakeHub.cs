@@ -19,8 +19,11 @@ internal sealed record HubRequest(string Method, string Path, string? Range, str
 /// <summary>A repository the fake hub serves: its commit and files.</summary>
 internal sealed record FakeRepo(string Id, string Commit, IReadOnlyDictionary<string, byte[]> Files)
 {
-    /// <summary>The hub's etag of <paramref name="file"/>: sha256 for an LFS file, the git blob sha1 otherwise.</summary>
-    public string Etag(string file) => FakeHub.IsLfs(file) ? Sha256(Files[file]) : GitSha1(Files[file]);
+    private readonly ConcurrentDictionary<string, string> _etags = new(StringComparer.Ordinal);
+
+    /// <summary>The hub's etag of <paramref name="file"/>: sha256 for an LFS file, the git blob sha1 otherwise (hashed once).</summary>
+    public string Etag(string file) =>
+        _etags.GetOrAdd(file, name => FakeHub.IsLfs(name) ? Sha256(Files[name]) : GitSha1(Files[name]));
 
     public static string Sha256(byte[] content) => Convert.ToHexStringLower(SHA256.HashData(content));
 
